@@ -1,0 +1,54 @@
+/*
+ * arch.h - the architecture layer: one saved-context struct per arch+ABI,
+ * laid out exactly as the matching switch_*.S file expects. Adding an
+ * architecture = one .S file + one block here (offsets asserted below).
+ */
+#ifndef CORO_ARCH_H
+#define CORO_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && !defined(_WIN32)
+#define CORO_ARCH_NAME "x86_64-sysv-elf"
+typedef struct coro_arch_ctx {
+    void *rsp, *rip;
+    void *rbx, *rbp, *r12, *r13, *r14, *r15;
+    uint16_t fpucw;
+    uint16_t pad;
+    uint32_t mxcsr;
+} coro_arch_ctx_t;
+_Static_assert(offsetof(coro_arch_ctx_t, rsp) == 0, "switch_x86_64_sysv_elf.S: rsp");
+_Static_assert(offsetof(coro_arch_ctx_t, rip) == 8, "switch_x86_64_sysv_elf.S: rip");
+_Static_assert(offsetof(coro_arch_ctx_t, rbx) == 16, "switch_x86_64_sysv_elf.S: rbx");
+_Static_assert(offsetof(coro_arch_ctx_t, r15) == 56, "switch_x86_64_sysv_elf.S: r15");
+_Static_assert(offsetof(coro_arch_ctx_t, fpucw) == 64, "switch_x86_64_sysv_elf.S: fpucw");
+_Static_assert(offsetof(coro_arch_ctx_t, mxcsr) == 68, "switch_x86_64_sysv_elf.S: mxcsr");
+_Static_assert(sizeof(coro_arch_ctx_t) == 72, "switch_x86_64_sysv_elf.S: size");
+#define CORO_ARCH_SP(ctx) ((ctx)->rsp)
+
+/* A fresh context that starts `entry` with an empty stack whose top is
+ * `top` (16-byte aligned): rsp is set as if `entry` had just been called,
+ * i.e. rsp + 8 is 16-byte aligned. The FPU control words start at the
+ * values the caller has now, as a new thread would inherit them. */
+static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*entry)(void))
+{
+    *ctx = (coro_arch_ctx_t){0};
+    ctx->rsp = top - 8;
+    ctx->rip = (void *)entry;
+    __asm__ volatile("fnstcw %0" : "=m"(ctx->fpucw));
+    __asm__ volatile("stmxcsr %0" : "=m"(ctx->mxcsr));
+}
+
+#elif defined(__i386__) && !defined(_WIN32)
+#error "i386: add switch_i386_sysv_elf.S and its ctx layout here (planned)"
+#elif defined(__aarch64__)
+#error "aarch64: add switch_arm64_aapcs_elf.S and its ctx layout here (planned)"
+#else
+#error "coro-bench: no context switch for this architecture"
+#endif
+
+/* Saves the running context into *from and resumes *to (assembly). */
+void coro_arch_switch(coro_arch_ctx_t *from, const coro_arch_ctx_t *to);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * runtime.h - internal state shared by the core's files. Not installed.
+ *
+ * Ownership rule that everything below relies on: a coroutine's stack is
+ * only valid while it is the owner of the shared stack. Every structure that
+ * another coroutine, the scheduler or a backend touches (wait-queue links,
+ * timers, fd waiters) lives in struct coro or on the heap, never on a
+ * coroutine's stack.
+ */
+#ifndef CORO_RUNTIME_H
+#define CORO_RUNTIME_H
+
+#define CORO_BUILDING_LIBRARY 1
+#include "../include/coro.h"
+#include "arch/arch.h"
+#include "backend/backend.h"
+
+#include <stdbool.h>
+
+enum coro_state {
+    CORO_RUNNABLE,   /* in the run queue */
+    CORO_RUNNING,
+    CORO_YIELDED,    /* suspended in coro_yield(), woken by coro_schedule() */
+    CORO_WAITING,    /* suspended in coro__block(): fd, timer, sync object */
+    CORO_DEAD,
+};
+
+/* Intrusive doubly linked list node for wait queues (sync primitives). */
+typedef struct coro_link {
+    struct coro_link *prev, *next;
+} coro_link_t;
+
+/* A wait queue: circular list with a sentinel. */
+typedef struct coro_waitq {
+    coro_link_t head;
+    int64_t count;
+} coro_waitq_t;
+
+/* Timer heap entry; embedded in struct coro for sleeps/deadlines and
+ * allocated for coro_timer_* user timers. */
+struct coro_timer {
+    int64_t when_ns;
+    int64_t heap_index;          /* -1 when not in the heap */
+    coro_timer_fn fn;
+    void *arg;
+    bool user_owned;             /* allocated by coro_timer_*; freed after firing */
+};
+
+struct coro {
+    coro_arch_ctx_t ctx;         /* saved registers while suspended */
+
+    /* Stack copy: the live slice [ctx.sp, stack_top) while suspended. */
+    char *save_buf;
+    int64_t save_cap;            /* bytes allocated */
+    int64_t save_len;            /* bytes saved (0 if never saved) */
+
+    struct coro *run_next;       /* run queue link */
+    int64_t id;
+    coro_fn fn;
+    void *arg;
+    enum coro_state state;
+
+    intptr_t wake_value;         /* coro_schedule -> coro_yield */
+    int wake_errno;              /* coro__wake -> coro__block (0 = ok) */
+
+    /* Waiting: link into a wait queue and how to undo it on a timeout. */
+    coro_link_t wait_link;
+    void (*wait_cancel)(struct coro *c);
+    void *wait_obj;
+
+    struct coro_timer timer;     /* deadline/sleep timer (fn == NULL: wakes this) */
+    int64_t deadline_ns;         /* INT64_MAX when none */
+    int64_t *deadline_stack;     /* saved outer deadlines (lazy, 16 max) */
+    int32_t deadline_depth;
+};
+
+/* Per-fd state, indexed by fd. */
+typedef struct coro_fd {
+    struct coro *reader, *writer;   /* waiting coroutines */
+    uint8_t read_ready;          /* unknown/readable since the last short read */
+    uint8_t backend_registered;  /* for backends that register once */
+    uint8_t pad[6];
+} coro_fd_t;
+
+typedef struct coro_runtime {
+    /* shared stack */
+    char *map_base;              /* mmap base (guard page first) */
+    size_t map_bytes;
+    char *stack_lo, *stack_top;  /* usable [lo, top) */
+    struct coro *owner;          /* whose slice is on the shared stack */
+    struct coro *current;        /* running coroutine, NULL on the scheduler */
+    coro_arch_ctx_t sched_ctx;   /* the scheduler's saved context */
+
+    /* run queue (FIFO) */
+    struct coro *run_head, *run_tail;
+
+    /* timers: binary min-heap on when_ns */
+    struct coro_timer **heap;
+    int64_t heap_len, heap_cap;
+
+    /* fds */
+    coro_fd_t *fds;
+    int64_t fds_cap;
+    int64_t fd_waiters;          /* coroutines waiting on any fd */
+
+    const coro_backend_ops_t *backend;
+    void *backend_state;
+
+    bool stop_requested;
+    int64_t next_id;
+    coro_stats_t stats;
+    int64_t waiting_forever;     /* coroutines in coro_yield (no wake source) */
+} coro_runtime_t;
+
+/* The one runtime (single-threaded by design; see coro.h). NULL before init. */
+extern coro_runtime_t *coro__rt;
+
+/* Suspends the running coroutine in state CORO_WAITING. The caller has
+ * already put it where a waker will find it and set c->wait_cancel (may be
+ * NULL) to undo that if the deadline fires. Returns 0 when woken with
+ * coro__wake(c, 0), or -1 with errno = the error given to coro__wake, or
+ * ETIMEDOUT when the deadline passed. Fails at once with ETIMEDOUT if the
+ * deadline has passed already (then wait_cancel is called first). */
+int coro__block(void);
+/* Same, but also wakes (with 0) at when_ns if that comes before the deadline. */
+int coro__block_until(int64_t when_ns);
+/* Makes a CORO_WAITING coroutine runnable; coro__block returns err. */
+void coro__wake(struct coro *c, int err);
+
+/* Timers (timer.c). */
+void coro__timer_add(struct coro_timer *t);
+void coro__timer_remove(struct coro_timer *t);
+/* Fires due timers; returns how many. */
+int64_t coro__timers_fire(int64_t now_ns);
+/* Nanoseconds until the next timer (0 if due), or -1 if none. */
+int64_t coro__timers_next_ns(int64_t now_ns);
+void coro__timers_free(void);
+
+/* Fd table (fd.c). Called by backends when an fd is ready: events is a mask
+ * of CORO_EV_READ / CORO_EV_WRITE / CORO_EV_ERROR. */
+void coro__fd_ready(int fd, unsigned events);
+void coro__fds_free(void);
+
+/* Wait queues (sync.c uses them; FIFO). */
+static inline void coro__waitq_init(coro_waitq_t *q)
+{
+    q->head.prev = q->head.next = &q->head;
+    q->count = 0;
+}
+static inline void coro__waitq_push(coro_waitq_t *q, struct coro *c)
+{
+    coro_link_t *l = &c->wait_link;
+    l->prev = q->head.prev;
+    l->next = &q->head;
+    q->head.prev->next = l;
+    q->head.prev = l;
+    q->count++;
+}
+static inline void coro__waitq_unlink(coro_waitq_t *q, struct coro *c)
+{
+    coro_link_t *l = &c->wait_link;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = l;
+    q->count--;
+}
+/* Oldest waiter, or NULL. */
+static inline struct coro *coro__waitq_front(coro_waitq_t *q)
+{
+    if (q->head.next == &q->head)
+        return NULL;
+    return (struct coro *)((char *)q->head.next - offsetof(struct coro, wait_link));
+}
+
+#define CORO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CORO_LIKELY(x) __builtin_expect(!!(x), 1)
+
+#endif
