@@ -72,14 +72,20 @@ struct coro {
     int64_t deadline_ns;         /* INT64_MAX when none */
     int64_t *deadline_stack;     /* saved outer deadlines (lazy, 16 max) */
     int32_t deadline_depth;
+
+    struct coro *all_prev, *all_next;  /* every live coroutine */
 };
 
 /* Per-fd state, indexed by fd. */
 typedef struct coro_fd {
     struct coro *reader, *writer;   /* waiting coroutines */
-    uint8_t read_ready;          /* unknown/readable since the last short read */
+    /* Readiness seen but not yet consumed (Go's netpoll "pdReady"): set by a
+     * backend event or while unknown, consumed by a wait, cleared by EAGAIN
+     * or a short read. This is what makes edge-triggered backends safe. */
+    uint8_t read_ready;
+    uint8_t write_ready;
     uint8_t backend_registered;  /* for backends that register once */
-    uint8_t pad[6];
+    uint8_t pad[5];
 } coro_fd_t;
 
 typedef struct coro_runtime {
@@ -93,6 +99,7 @@ typedef struct coro_runtime {
 
     /* run queue (FIFO) */
     struct coro *run_head, *run_tail;
+    struct coro *all;            /* every live coroutine (coroutine.c) */
 
     /* timers: binary min-heap on when_ns */
     struct coro_timer **heap;
@@ -109,7 +116,6 @@ typedef struct coro_runtime {
     bool stop_requested;
     int64_t next_id;
     coro_stats_t stats;
-    int64_t waiting_forever;     /* coroutines in coro_yield (no wake source) */
 } coro_runtime_t;
 
 /* The one runtime (single-threaded by design; see coro.h). NULL before init. */
@@ -127,6 +133,9 @@ int coro__block_until(int64_t when_ns);
 /* Makes a CORO_WAITING coroutine runnable; coro__block returns err. */
 void coro__wake(struct coro *c, int err);
 
+/* Frees every coroutine (runtime destruction). */
+void coro__free_all(void);
+
 /* Timers (timer.c). */
 void coro__timer_add(struct coro_timer *t);
 void coro__timer_remove(struct coro_timer *t);
@@ -139,6 +148,14 @@ void coro__timers_free(void);
 /* Fd table (fd.c). Called by backends when an fd is ready: events is a mask
  * of CORO_EV_READ / CORO_EV_WRITE / CORO_EV_ERROR. */
 void coro__fd_ready(int fd, unsigned events);
+/* The state of fd (table grows on demand; NULL+ENOMEM). The pointer is only
+ * valid until the next blocking call. */
+coro_fd_t *coro__fd_get(int fd);
+/* Waits until fd is readable unless it may be already, leaving the ready
+ * flag set (unlike coro_wait_readable, which consumes it). */
+int coro__wait_read_ready(int fd);
+/* Forgets what is known of fd (a new fd with a reused number). */
+void coro__fd_reset(int fd);
 void coro__fds_free(void);
 
 /* Wait queues (sync.c uses them; FIFO). */

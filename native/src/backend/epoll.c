@@ -1,0 +1,103 @@
+/*
+ * epoll.c - Linux epoll backend, edge-triggered.
+ *
+ * Each fd is registered once, for read and write together, on its first
+ * wait (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET); later waits cost no syscall.
+ * The core's ready flags (fd.c) make edge-triggering safe. Closing an fd
+ * removes it from the epoll set by itself, so cancel makes no syscall.
+ */
+#ifdef __linux__
+#include "../runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Events fetched per epoll_wait call; a batch size, not an fd limit. */
+#define EPOLL_BATCH 1024
+
+typedef struct epoll_state {
+    int epfd;
+    struct epoll_event events[EPOLL_BATCH];
+} epoll_state_t;
+
+static void *epoll_create_state(void)
+{
+    epoll_state_t *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0) {
+        int e = errno;
+        free(s);
+        errno = e;
+        return NULL;
+    }
+    return s;
+}
+
+static void epoll_destroy_state(void *state)
+{
+    epoll_state_t *s = state;
+    close(s->epfd);
+    free(s);
+}
+
+static int epoll_want(void *state, int fd)
+{
+    epoll_state_t *s = state;
+    coro_fd_t *f = coro__fd_get(fd);
+    if (!f)
+        return -1;
+    if (f->backend_registered)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (errno != EEXIST)
+            return -1;
+        /* Registered under an fd number we were not told was reused. */
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+            return -1;
+    }
+    f->backend_registered = 1;
+    return 0;
+}
+
+static void epoll_cancel(void *state, int fd)
+{
+    (void)state;
+    (void)fd; /* close(2) removes the fd from the set; the slot is reset by fd.c */
+}
+
+static int epoll_poll(void *state, int64_t timeout_ns)
+{
+    epoll_state_t *s = state;
+    int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    int n = epoll_wait(s->epfd, s->events, EPOLL_BATCH, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        uint32_t e = s->events[i].events;
+        unsigned ev = 0;
+        if (e & (EPOLLIN | EPOLLRDHUP))
+            ev |= CORO_EV_READ;
+        if (e & EPOLLOUT)
+            ev |= CORO_EV_WRITE;
+        if (e & (EPOLLERR | EPOLLHUP))
+            ev |= CORO_EV_ERROR;
+        coro__fd_ready(s->events[i].data.fd, ev);
+    }
+    return n;
+}
+
+const coro_backend_ops_t coro__backend_epoll = {
+    .name = "epoll",
+    .create = epoll_create_state,
+    .destroy = epoll_destroy_state,
+    .want_read = epoll_want,
+    .want_write = epoll_want,
+    .cancel = epoll_cancel,
+    .poll = epoll_poll,
+};
+#endif

@@ -1,0 +1,411 @@
+/*
+ * coroutine.c - coroutines on one shared stack: spawn, the switch with its
+ * stack copy, yield/schedule, block/wake and deadlines.
+ *
+ * Every transition goes through the scheduler's stack: a coroutine switches
+ * out to the scheduler, and the scheduler (running on the thread's own stack,
+ * never on the shared one) copies slices and switches into the next
+ * coroutine. Copying from the scheduler's stack is what makes it safe to
+ * overwrite the shared stack.
+ *
+ * Copy policy (libaco-style, lazy): when a coroutine is switched out its
+ * slice stays on the shared stack. Only when a *different* coroutine is to be
+ * resumed is the owner's slice saved, and the new one's restored. Resuming
+ * the owner again copies nothing.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CORO_SLOWDOWN_NS
+#include <time.h>
+#endif
+
+/* Save-buffer sizes are rounded up to this, so small growth does not
+ * realloc on every new maximum. */
+#define SAVE_ALIGN 64
+
+static void coro_entry(void) __attribute__((noreturn));
+static void all_unlink(coro_runtime_t *rt, struct coro *c);
+static void all_link(coro_runtime_t *rt, struct coro *c);
+
+#ifdef CORO_SLOWDOWN_NS
+/* Injected fixed cost per switch, for proving that the regression gate
+ * notices a slowdown. Busy-waits so it shows up as CPU time and as
+ * instructions under callgrind. */
+static void injected_slowdown(void)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < CORO_SLOWDOWN_NS);
+}
+#define SLOWDOWN() injected_slowdown()
+#else
+#define SLOWDOWN() ((void)0)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Stack copy                                                                */
+
+/* Copies the owner's live slice [sp, top) into its save buffer. */
+static inline int save_slice(coro_runtime_t *rt, struct coro *c)
+{
+    char *sp = (char *)CORO_ARCH_SP(&c->ctx);
+    int64_t len = rt->stack_top - sp;
+    if (CORO_UNLIKELY(len > c->save_cap)) {
+        int64_t cap = c->save_cap * 2;
+        if (cap < len)
+            cap = (len + SAVE_ALIGN - 1) & ~(int64_t)(SAVE_ALIGN - 1);
+        char *buf = malloc((size_t)cap);
+        if (!buf)
+            return -1;
+        free(c->save_buf);
+        rt->stats.save_buffer_bytes += cap - c->save_cap;
+        c->save_buf = buf;
+        c->save_cap = cap;
+    }
+    memcpy(c->save_buf, sp, (size_t)len);
+    c->save_len = len;
+    rt->stats.bytes_saved += len;
+    if (CORO_UNLIKELY(len > rt->stats.max_slice_bytes))
+        rt->stats.max_slice_bytes = len;
+    return 0;
+}
+
+static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
+{
+    int64_t len = c->save_len;
+    memcpy(rt->stack_top - len, c->save_buf, (size_t)len);
+    rt->stats.bytes_restored += len;
+}
+
+/* Runs coroutine c until it switches back to the scheduler. Called only on
+ * the scheduler's stack. */
+static void resume(coro_runtime_t *rt, struct coro *c)
+{
+    struct coro *owner = rt->owner;
+    if (owner != c) {
+        if (owner && owner->state != CORO_DEAD && save_slice(rt, owner) < 0) {
+            /* Out of memory while saving: the only safe thing left is to
+             * stop, since the owner's frames are about to be overwritten. */
+            fprintf(stderr, "coro: out of memory saving the stack of coroutine #%lld\n",
+                    (long long)owner->id);
+            abort();
+        }
+        restore_slice(rt, c);
+        rt->owner = c;
+    }
+    rt->current = c;
+    c->state = CORO_RUNNING;
+    rt->stats.switches++;
+    SLOWDOWN();
+    coro_arch_switch(&rt->sched_ctx, &c->ctx);
+    rt->current = NULL;
+    if (c->state == CORO_DEAD) {
+        rt->owner = NULL;
+        rt->stats.save_buffer_bytes -= c->save_cap;
+        rt->stats.live_coroutines--;
+        all_unlink(rt, c);
+        free(c->save_buf);
+        free(c->deadline_stack);
+        free(c);
+    }
+}
+
+/* Switches from the running coroutine back to the scheduler. */
+static inline void suspend(coro_runtime_t *rt, struct coro *c)
+{
+    rt->stats.switches++;
+    coro_arch_switch(&c->ctx, &rt->sched_ctx);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Run queue                                                                 */
+
+static inline void runq_push(coro_runtime_t *rt, struct coro *c)
+{
+    c->state = CORO_RUNNABLE;
+    c->run_next = NULL;
+    if (rt->run_tail)
+        rt->run_tail->run_next = c;
+    else
+        rt->run_head = c;
+    rt->run_tail = c;
+}
+
+int64_t coro_run_pending(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt || rt->current)
+        return 0;
+    /* Run only what is runnable now: coroutines made runnable while this
+     * batch runs wait for the next batch, so I/O is polled in between. */
+    struct coro *tail = rt->run_tail;
+    int64_t n = 0;
+    while (rt->run_head) {
+        struct coro *c = rt->run_head;
+        rt->run_head = c->run_next;
+        if (!rt->run_head)
+            rt->run_tail = NULL;
+        resume(rt, c);
+        n++;
+        if (c == tail)
+            break;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spawn and end                                                             */
+
+coro_t *coro_spawn(coro_fn fn, void *arg)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt) {
+        errno = ENOENT;
+        return NULL;
+    }
+    struct coro *c = calloc(1, sizeof *c);
+    if (!c) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->id = ++rt->next_id;
+    c->fn = fn;
+    c->arg = arg;
+    c->deadline_ns = INT64_MAX;
+    c->timer.heap_index = -1;
+    c->wait_link.prev = c->wait_link.next = &c->wait_link;
+    coro_arch_ctx_init(&c->ctx, rt->stack_top, coro_entry);
+    /* An empty slice: nothing to restore, but the current owner's frames
+     * must still be saved before this one runs. */
+    c->save_len = 0;
+    rt->stats.live_coroutines++;
+    rt->stats.coroutines_spawned++;
+    all_link(rt, c);
+    runq_push(rt, c);
+    return c;
+}
+
+static void coro_entry(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    c->fn(c->arg);
+    coro_exit();
+}
+
+void coro_exit(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    if (!c) {
+        fprintf(stderr, "coro: coro_exit called outside a coroutine\n");
+        abort();
+    }
+    c->state = CORO_DEAD;
+    suspend(rt, c);
+    __builtin_unreachable();
+}
+
+void coro_report_failure(const char *what)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt ? rt->current : NULL;
+    fprintf(stderr, "coro: coroutine #%lld died: %s\n", c ? (long long)c->id : 0LL,
+            what ? what : "unknown error");
+    if (rt)
+        rt->stats.coroutines_failed++;
+}
+
+coro_t *coro_current(void)
+{
+    return coro__rt ? coro__rt->current : NULL;
+}
+
+int64_t coro_id(const coro_t *c)
+{
+    return c ? c->id : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Yield and schedule                                                        */
+
+int coro_schedule(coro_t *c, intptr_t value)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt || !c || c->state != CORO_YIELDED) {
+        errno = EBUSY;
+        return -1;
+    }
+    c->wake_value = value;
+    runq_push(rt, c);
+    return 0;
+}
+
+intptr_t coro_yield(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    c->state = CORO_YIELDED;
+    suspend(rt, c);
+    return c->wake_value;
+}
+
+void coro_yield_now(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    runq_push(rt, c);
+    suspend(rt, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Block and wake (fds, timers, sync primitives)                             */
+
+static void timer_wakes_coro(void *arg)
+{
+    struct coro *c = arg;
+    coro_runtime_t *rt = coro__rt;
+    if (c->state != CORO_WAITING)
+        return;
+    /* The timer is either the sleep time (wake normally) or the deadline. */
+    if (c->timer.when_ns >= c->deadline_ns) {
+        if (c->wait_cancel)
+            c->wait_cancel(c);
+        c->wait_cancel = NULL;
+        c->wake_errno = ETIMEDOUT;
+    } else {
+        c->wake_errno = 0;
+    }
+    runq_push(rt, c);
+}
+
+static int block_until(int64_t when_ns)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    int64_t wake_at = when_ns < c->deadline_ns ? when_ns : c->deadline_ns;
+    if (wake_at != INT64_MAX) {
+        if (c->deadline_ns != INT64_MAX && c->deadline_ns <= coro_now_ns()) {
+            if (c->wait_cancel)
+                c->wait_cancel(c);
+            c->wait_cancel = NULL;
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        c->timer.when_ns = wake_at;
+        c->timer.fn = timer_wakes_coro;
+        c->timer.arg = c;
+        coro__timer_add(&c->timer);
+    }
+    c->state = CORO_WAITING;
+    c->wake_errno = 0;
+    suspend(rt, c);
+    if (c->timer.heap_index >= 0)
+        coro__timer_remove(&c->timer);
+    c->wait_cancel = NULL;
+    if (c->wake_errno) {
+        errno = c->wake_errno;
+        return -1;
+    }
+    return 0;
+}
+
+int coro__block(void)
+{
+    return block_until(INT64_MAX);
+}
+
+int coro__block_until(int64_t when_ns)
+{
+    return block_until(when_ns);
+}
+
+void coro__wake(struct coro *c, int err)
+{
+    if (c->state != CORO_WAITING)
+        return;
+    c->wake_errno = err;
+    c->wait_cancel = NULL;
+    runq_push(coro__rt, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines                                                                 */
+
+#define DEADLINE_DEPTH_MAX 16
+
+int coro_deadline_push(int64_t ms)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt ? rt->current : NULL;
+    if (!c) {
+        errno = EPERM;
+        return -1;
+    }
+    if (c->deadline_depth >= DEADLINE_DEPTH_MAX) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    if (!c->deadline_stack) {
+        c->deadline_stack = malloc(DEADLINE_DEPTH_MAX * sizeof(int64_t));
+        if (!c->deadline_stack) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    c->deadline_stack[c->deadline_depth++] = c->deadline_ns;
+    int64_t when = coro_now_ns() + (ms < 0 ? 0 : ms) * 1000000LL;
+    if (when < c->deadline_ns)
+        c->deadline_ns = when;
+    return 0;
+}
+
+void coro_deadline_pop(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt ? rt->current : NULL;
+    if (!c || c->deadline_depth == 0)
+        return;
+    c->deadline_ns = c->deadline_stack[--c->deadline_depth];
+}
+
+/* ------------------------------------------------------------------------ */
+/* All coroutines, for freeing them when the runtime is destroyed            */
+
+static void all_link(coro_runtime_t *rt, struct coro *c)
+{
+    c->all_prev = NULL;
+    c->all_next = rt->all;
+    if (rt->all)
+        rt->all->all_prev = c;
+    rt->all = c;
+}
+
+static void all_unlink(coro_runtime_t *rt, struct coro *c)
+{
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        rt->all = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
+}
+
+void coro__free_all(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    while (rt->all) {
+        struct coro *c = rt->all;
+        all_unlink(rt, c);
+        free(c->save_buf);
+        free(c->deadline_stack);
+        free(c);
+    }
+}

@@ -1,0 +1,279 @@
+/*
+ * fd.c - file descriptors as waits: who waits on which fd, readiness
+ * bookkeeping, and the read/write/close wrappers that turn EAGAIN into a
+ * wait on the event backend.
+ *
+ * Readiness (see coro_fd_t in runtime.h) follows Go's netpoll: a backend
+ * event sets the fd's ready flag and wakes the waiter; a wait consumes the
+ * flag; EAGAIN or a short read clears it. With that, a read after a short
+ * read waits first (no EAGAIN syscall per transaction), and edge-triggered
+ * backends cannot lose an edge that arrived while nobody was waiting.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+static coro_fd_t *fd_slot(coro_runtime_t *rt, int fd)
+{
+    if (CORO_LIKELY(fd < rt->fds_cap))
+        return &rt->fds[fd];
+    int64_t cap = rt->fds_cap ? rt->fds_cap : 256;
+    while (cap <= fd)
+        cap *= 2;
+    coro_fd_t *fds = realloc(rt->fds, (size_t)cap * sizeof *fds);
+    if (!fds)
+        return NULL;
+    for (int64_t i = rt->fds_cap; i < cap; i++)
+        fds[i] = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+    rt->fds = fds;
+    rt->fds_cap = cap;
+    return &rt->fds[fd];
+}
+
+/* Forgets everything known about fd: used when an fd number is (re)born from
+ * socket/accept, so state left from a previous fd with the same number
+ * cannot leak into the new one. */
+void coro__fd_reset(int fd)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt || fd < 0)
+        return;
+    coro_fd_t *s = fd_slot(rt, fd);
+    if (s)
+        *s = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+}
+
+coro_fd_t *coro__fd_get(int fd)
+{
+    return fd_slot(coro__rt, fd);
+}
+
+void coro__fds_free(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    free(rt->fds);
+    rt->fds = NULL;
+    rt->fds_cap = 0;
+}
+
+void coro__fd_ready(int fd, unsigned events)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (fd >= rt->fds_cap)
+        return;
+    coro_fd_t *s = &rt->fds[fd];
+    if (events & (CORO_EV_READ | CORO_EV_ERROR)) {
+        s->read_ready = 1;
+        if (s->reader) {
+            struct coro *c = s->reader;
+            s->reader = NULL;
+            rt->fd_waiters--;
+            coro__wake(c, 0);
+        }
+    }
+    if (events & (CORO_EV_WRITE | CORO_EV_ERROR)) {
+        s->write_ready = 1;
+        if (s->writer) {
+            struct coro *c = s->writer;
+            s->writer = NULL;
+            rt->fd_waiters--;
+            coro__wake(c, 0);
+        }
+    }
+}
+
+/* Undoes a wait whose deadline fired. wait_obj encodes fd * 2 + direction. */
+static void fd_wait_cancel(struct coro *c)
+{
+    coro_runtime_t *rt = coro__rt;
+    intptr_t code = (intptr_t)c->wait_obj;
+    coro_fd_t *s = &rt->fds[code >> 1];
+    struct coro **slot = (code & 1) ? &s->writer : &s->reader;
+    if (*slot == c) {
+        *slot = NULL;
+        rt->fd_waiters--;
+    }
+}
+
+static int fd_wait(int fd, int dir)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt ? rt->current : NULL;
+    if (!c) {
+        errno = EPERM;
+        return -1;
+    }
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    coro_fd_t *s = fd_slot(rt, fd);
+    if (!s) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t *ready = dir ? &s->write_ready : &s->read_ready;
+    if (*ready) {
+        *ready = 0;
+        return 0;
+    }
+    struct coro **slot = dir ? &s->writer : &s->reader;
+    if (*slot) {
+        errno = EBUSY;
+        return -1;
+    }
+    int rc = dir ? rt->backend->want_write(rt->backend_state, fd)
+                 : rt->backend->want_read(rt->backend_state, fd);
+    if (rc < 0)
+        return -1;
+    *slot = c;
+    rt->fd_waiters++;
+    if (dir)
+        rt->stats.write_blocks++;
+    else
+        rt->stats.read_blocks++;
+    c->wait_obj = (void *)(((intptr_t)fd << 1) | dir);
+    c->wait_cancel = fd_wait_cancel;
+    rc = coro__block();
+    /* The event that woke us is consumed by this wait. fds may have moved
+     * (the table grows), so look the slot up again. */
+    if (rc == 0) {
+        s = &rt->fds[fd];
+        if (dir)
+            s->write_ready = 0;
+        else
+            s->read_ready = 0;
+    }
+    return rc;
+}
+
+int coro_wait_readable(int fd)
+{
+    return fd_wait(fd, DIR_READ);
+}
+
+int coro__wait_read_ready(int fd)
+{
+    coro_fd_t *s = fd_slot(coro__rt, fd);
+    if (!s)
+        return -1;
+    if (s->read_ready)
+        return 0;
+    if (fd_wait(fd, DIR_READ) < 0)
+        return -1;
+    coro__rt->fds[fd].read_ready = 1;
+    return 0;
+}
+
+int coro_wait_writable(int fd)
+{
+    return fd_wait(fd, DIR_WRITE);
+}
+
+int64_t coro_read(int fd, void *buf, int64_t n)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (n <= 0)
+        return 0;
+    for (;;) {
+        coro_fd_t *s = fd_slot(rt, fd);
+        if (!s)
+            return -1;
+        if (!s->read_ready && fd_wait(fd, DIR_READ) < 0)
+            return -1;
+        ssize_t r = read(fd, buf, (size_t)n);
+        s = &rt->fds[fd];
+        if (r > 0) {
+            /* A short read drained the socket: the next read waits for an
+             * event first. A full read may have left more behind. */
+            s->read_ready = r == n;
+            return r;
+        }
+        if (r == 0) {
+            s->read_ready = 1; /* EOF stays readable; no edge will come again */
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->read_ready = 0;
+            continue;
+        }
+        s->read_ready = 1;
+        return -1;
+    }
+}
+
+/* write(2) without SIGPIPE: send(MSG_NOSIGNAL) on sockets, write elsewhere. */
+static ssize_t write_nosignal(int fd, const void *buf, size_t n)
+{
+    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == ENOTSOCK)
+        r = write(fd, buf, n);
+    return r;
+}
+
+int64_t coro_write_all(int fd, const void *buf, int64_t n)
+{
+    const char *p = buf;
+    int64_t left = n;
+    while (left > 0) {
+        ssize_t w = write_nosignal(fd, p, (size_t)left);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !fd_slot(coro__rt, fd))
+            return -1;
+        if (w >= 0) {
+            p += w;
+            left -= w;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            coro__rt->fds[fd].write_ready = 0; /* any later event is news */
+            if (fd_wait(fd, DIR_WRITE) < 0)
+                return -1;
+            continue;
+        }
+        return -1;
+    }
+    return n;
+}
+
+int coro_close(int fd)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (rt && fd >= 0 && fd < rt->fds_cap) {
+        coro_fd_t *s = &rt->fds[fd];
+        rt->backend->cancel(rt->backend_state, fd);
+        struct coro *r = s->reader, *w = s->writer;
+        if (r) {
+            rt->fd_waiters--;
+            coro__wake(r, EBADF);
+        }
+        if (w) {
+            rt->fd_waiters--;
+            coro__wake(w, EBADF);
+        }
+        *s = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+    }
+    return close(fd);
+}
+
+int coro_fd_setup(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+        return -1;
+    coro__fd_reset(fd);
+    return 0;
+}

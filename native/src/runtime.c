@@ -1,0 +1,279 @@
+/*
+ * runtime.c - creating and destroying the runtime (the shared stack with its
+ * guard page, the overflow reporter, the backend) and the event loop.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __has_include
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORO_HAVE_VALGRIND 1
+#endif
+#endif
+
+#define DEFAULT_STACK_BYTES (256 * 1024)
+
+coro_runtime_t *coro__rt;
+
+static unsigned valgrind_stack_id;
+
+/* ------------------------------------------------------------------------ */
+/* Overflow reporter                                                         */
+
+/* Runs on its own signal stack (the faulting stack is the overflowed one).
+ * Only async-signal-safe calls: write(2) and abort(). */
+static char overflow_altstack[64 * 1024];
+static struct sigaction previous_segv;
+
+static size_t fmt_u64(char *out, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0, i = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        out[i++] = tmp[--n];
+    return i;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uctx)
+{
+    coro_runtime_t *rt = coro__rt;
+    char *addr = si->si_addr;
+    if (rt && addr >= rt->map_base && addr < rt->stack_lo + 4096 && rt->current) {
+        char msg[200];
+        size_t n = 0;
+        const char *a = "coro: coroutine #";
+        memcpy(msg + n, a, strlen(a)), n += strlen(a);
+        n += fmt_u64(msg + n, (unsigned long long)rt->current->id);
+        const char *b = " overflowed the shared stack (";
+        memcpy(msg + n, b, strlen(b)), n += strlen(b);
+        n += fmt_u64(msg + n, (unsigned long long)(rt->stack_top - rt->stack_lo));
+        const char *c = " bytes); raise it with coro_runtime_init(stack_bytes, ...)\n";
+        memcpy(msg + n, c, strlen(c)), n += strlen(c);
+        ssize_t w = write(2, msg, n);
+        (void)w;
+        signal(SIGABRT, SIG_DFL);
+        abort();
+    }
+    /* Not ours: hand over to whoever was installed before, or die as the
+     * default action would. */
+    if (previous_segv.sa_flags & SA_SIGINFO && previous_segv.sa_sigaction) {
+        previous_segv.sa_sigaction(sig, si, uctx);
+        return;
+    }
+    if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN &&
+        previous_segv.sa_handler) {
+        previous_segv.sa_handler(sig);
+        return;
+    }
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+}
+
+static void install_overflow_reporter(void)
+{
+    stack_t ss = {.ss_sp = overflow_altstack, .ss_size = sizeof overflow_altstack};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &previous_segv);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Init and destroy                                                          */
+
+int coro_runtime_init(int64_t stack_bytes, const char *backend)
+{
+    if (coro__rt) {
+        errno = EEXIST;
+        return -1;
+    }
+    const coro_backend_ops_t *ops =
+        (backend && *backend) ? coro__backend_find(backend) : coro__backend_default();
+    if (!ops) {
+        errno = EINVAL;
+        return -1;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    if (stack_bytes <= 0)
+        stack_bytes = DEFAULT_STACK_BYTES;
+    if (stack_bytes < 16 * 1024)
+        stack_bytes = 16 * 1024;
+    size_t usable = ((size_t)stack_bytes + (size_t)page - 1) & ~((size_t)page - 1);
+
+    coro_runtime_t *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return -1;
+    rt->map_bytes = usable + (size_t)page;
+    rt->map_base = mmap(NULL, rt->map_bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (rt->map_base == MAP_FAILED) {
+        free(rt);
+        return -1;
+    }
+    /* The guard page sits below the stack (stacks grow down). */
+    if (mprotect(rt->map_base, (size_t)page, PROT_NONE) < 0) {
+        int e = errno;
+        munmap(rt->map_base, rt->map_bytes);
+        free(rt);
+        errno = e;
+        return -1;
+    }
+    rt->stack_lo = rt->map_base + page;
+    rt->stack_top = rt->map_base + rt->map_bytes;
+    rt->backend = ops;
+    rt->backend_state = ops->create();
+    if (!rt->backend_state) {
+        int e = errno;
+        munmap(rt->map_base, rt->map_bytes);
+        free(rt);
+        errno = e;
+        return -1;
+    }
+#ifdef CORO_HAVE_VALGRIND
+    valgrind_stack_id = VALGRIND_STACK_REGISTER(rt->stack_lo, rt->stack_top);
+#endif
+    coro__rt = rt;
+    install_overflow_reporter();
+    return 0;
+}
+
+int coro_runtime_destroy(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt)
+        return 0;
+    if (rt->current) {
+        errno = EBUSY;
+        return -1;
+    }
+    coro__free_all();
+    coro__timers_free();
+    coro__fds_free();
+    rt->backend->destroy(rt->backend_state);
+#ifdef CORO_HAVE_VALGRIND
+    VALGRIND_STACK_DEREGISTER(valgrind_stack_id);
+#endif
+    munmap(rt->map_base, rt->map_bytes);
+    sigaction(SIGSEGV, &previous_segv, NULL);
+    free(rt);
+    coro__rt = NULL;
+    return 0;
+}
+
+const char *coro_backend_name(void)
+{
+    return coro__rt ? coro__rt->backend->name : NULL;
+}
+
+void *coro_stack_base(void)
+{
+    return coro__rt ? coro__rt->stack_lo : NULL;
+}
+
+int64_t coro_stack_bytes(void)
+{
+    return coro__rt ? coro__rt->stack_top - coro__rt->stack_lo : 0;
+}
+
+int64_t coro_default_stack_bytes(void)
+{
+    return DEFAULT_STACK_BYTES;
+}
+
+int coro_get_stats(coro_stats_t *out)
+{
+    if (!coro__rt) {
+        errno = ENOENT;
+        return -1;
+    }
+    *out = coro__rt->stats;
+    return 0;
+}
+
+int64_t coro_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event loop                                                                */
+
+void coro_loop_stop(void)
+{
+    if (coro__rt)
+        coro__rt->stop_requested = true;
+}
+
+int64_t coro_run(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (rt->current) {
+        errno = EBUSY;
+        return -1;
+    }
+    rt->stop_requested = false;
+    while (!rt->stop_requested) {
+        coro_run_pending();
+        if (rt->stats.live_coroutines == 0 || rt->stop_requested)
+            break;
+        int64_t timeout_ns;
+        if (rt->run_head) {
+            timeout_ns = 0;
+        } else {
+            int64_t now = coro_now_ns();
+            timeout_ns = coro__timers_next_ns(now);
+            if (timeout_ns < 0 && rt->fd_waiters == 0)
+                break; /* nothing can wake anyone: deadlock or all yielded */
+        }
+        if (rt->backend->poll(rt->backend_state, timeout_ns) < 0) {
+            perror("coro: event backend poll");
+            return -1;
+        }
+        if (rt->heap_len)
+            coro__timers_fire(coro_now_ns());
+    }
+    return rt->stats.live_coroutines;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Identity                                                                  */
+
+const char *coro_version(void)
+{
+    return "0.1.0";
+}
+
+const char *coro_arch(void)
+{
+    return CORO_ARCH_NAME;
+}
+
+const char *coro_build_flags(void)
+{
+#ifdef CORO_BUILD_FLAGS
+    return CORO_BUILD_FLAGS;
+#else
+    return "unknown";
+#endif
+}

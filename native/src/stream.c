@@ -1,0 +1,237 @@
+/*
+ * stream.c - a connection as one object: a plain fd or a TLS session, with a
+ * buffered reader (lines, exact counts, raw reads) on top.
+ *
+ * Memory rule for idle connections: a plain stream holds no read buffer
+ * while it has nothing buffered and its fd is known drained. It waits for
+ * readability first and only then allocates, so 10,000 idle connections cost
+ * their stack slices and this small struct, not 10,000 buffers. The buffer
+ * size that was needed last time is remembered, so a busy connection does
+ * not regrow it on every line.
+ */
+#include "runtime.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DEFAULT_MAX_LINE (64 * 1024)
+/* First buffer: small enough for glibc's per-thread cache (<= 1032 bytes),
+ * so freeing it when idle and getting it back costs little. */
+#define MIN_BUF 1024
+
+struct coro_stream {
+    int fd;
+    int32_t cap;             /* buffer bytes allocated (0: none) */
+    int32_t start, end;      /* unread data is buf[start, end) */
+    int32_t scanned;         /* buf[start, scanned) holds no delimiter */
+    int32_t size_hint;       /* cap to allocate next time */
+    int32_t max_line;
+    char *buf;
+    coro_tls_session_t *tls;
+};
+
+coro_stream_t *coro_stream_open(int fd, int64_t max_line_bytes)
+{
+    if (max_line_bytes <= 0)
+        max_line_bytes = DEFAULT_MAX_LINE;
+    if (max_line_bytes > INT32_MAX / 2) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coro_stream_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = fd;
+    s->max_line = (int32_t)max_line_bytes;
+    s->size_hint = MIN_BUF;
+    return s;
+}
+
+coro_stream_t *coro_stream_open_tls(int fd, int64_t max_line_bytes, coro_tls_ctx_t *ctx,
+                                    int is_server)
+{
+    coro_stream_t *s = coro_stream_open(fd, max_line_bytes);
+    if (!s) {
+        coro_close(fd);
+        return NULL;
+    }
+    s->tls = coro__tls_start(ctx, fd, is_server);
+    if (!s->tls) {
+        int e = errno;
+        coro_stream_close(s);
+        errno = e;
+        return NULL;
+    }
+    return s;
+}
+
+int coro_stream_fd(const coro_stream_t *s)
+{
+    return s->fd;
+}
+
+static int64_t raw_read(coro_stream_t *s, void *buf, int64_t n)
+{
+    return s->tls ? coro__tls_read(s->tls, buf, n) : coro_read(s->fd, buf, n);
+}
+
+/* True when reading now would only wait: nothing buffered here or in TLS and
+ * the fd has been drained. */
+static bool is_idle(coro_stream_t *s)
+{
+    if (s->start != s->end)
+        return false;
+    if (s->tls)
+        return false; /* OpenSSL reads the fd itself; keep it simple */
+    coro_fd_t *f = coro__fd_get(s->fd);
+    return f && !f->read_ready;
+}
+
+/* Makes room for more input after the unread data. 0 or -1 (ENOMEM). */
+static int make_room(coro_stream_t *s)
+{
+    if (!s->buf) {
+        if (is_idle(s) && coro__wait_read_ready(s->fd) < 0)
+            return -1;
+        s->buf = malloc((size_t)s->size_hint);
+        if (!s->buf) {
+            errno = ENOMEM;
+            return -1;
+        }
+        s->cap = s->size_hint;
+        return 0;
+    }
+    if (s->end < s->cap)
+        return 0;
+    if (s->start > 0) {
+        int32_t len = s->end - s->start;
+        memmove(s->buf, s->buf + s->start, (size_t)len);
+        s->scanned -= s->start;
+        s->start = 0;
+        s->end = len;
+        return 0;
+    }
+    int64_t cap = (int64_t)s->cap * 2;
+    if (cap > s->max_line)
+        cap = s->max_line;
+    char *b = realloc(s->buf, (size_t)cap);
+    if (!b) {
+        errno = ENOMEM;
+        return -1;
+    }
+    s->buf = b;
+    s->cap = (int32_t)cap;
+    s->size_hint = (int32_t)cap;
+    return 0;
+}
+
+/* Drops the buffer of an idle stream so an idle connection pins none. */
+static void release_if_idle(coro_stream_t *s)
+{
+    if (s->start == s->end) {
+        s->start = s->end = s->scanned = 0;
+        if (s->buf && is_idle(s)) {
+            free(s->buf);
+            s->buf = NULL;
+            s->cap = 0;
+        }
+    }
+}
+
+int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
+{
+    for (;;) {
+        if (s->scanned < s->end) {
+            char *p = memchr(s->buf + s->scanned, delim, (size_t)(s->end - s->scanned));
+            if (p) {
+                int32_t len = (int32_t)(p + 1 - (s->buf + s->start));
+                *line = s->buf + s->start;
+                s->start += len;
+                s->scanned = s->start;
+                return len;
+            }
+            s->scanned = s->end;
+        }
+        if (s->end - s->start >= s->max_line) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        release_if_idle(s);
+        if (make_room(s) < 0)
+            return -1;
+        int64_t n = raw_read(s, s->buf + s->end, s->cap - s->end);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            if (s->end == s->start)
+                return 0;
+            errno = EPROTO; /* the stream ended in the middle of a line */
+            return -1;
+        }
+        s->end += (int32_t)n;
+    }
+}
+
+int64_t coro_stream_read(coro_stream_t *s, void *buf, int64_t n)
+{
+    if (n <= 0)
+        return 0;
+    if (s->start < s->end) {
+        int64_t take = s->end - s->start;
+        if (take > n)
+            take = n;
+        memcpy(buf, s->buf + s->start, (size_t)take);
+        s->start += (int32_t)take;
+        if (s->scanned < s->start)
+            s->scanned = s->start;
+        return take;
+    }
+    release_if_idle(s);
+    return raw_read(s, buf, n);
+}
+
+int64_t coro_stream_read_exact(coro_stream_t *s, void *buf, int64_t n)
+{
+    char *p = buf;
+    int64_t got = 0;
+    while (got < n) {
+        int64_t r = coro_stream_read(s, p + got, n - got);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        got += r;
+    }
+    return n;
+}
+
+int64_t coro_stream_write_all(coro_stream_t *s, const void *buf, int64_t n)
+{
+    return s->tls ? coro__tls_write_all(s->tls, buf, n) : coro_write_all(s->fd, buf, n);
+}
+
+int coro_stream_shutdown(coro_stream_t *s)
+{
+    if (s->tls)
+        coro__tls_shutdown(s->tls);
+    return shutdown(s->fd, SHUT_WR);
+}
+
+int coro_stream_close(coro_stream_t *s)
+{
+    if (!s)
+        return 0;
+    if (s->tls)
+        coro__tls_free(s->tls);
+    int rc = coro_close(s->fd);
+    free(s->buf);
+    free(s);
+    return rc;
+}
