@@ -24,6 +24,29 @@
 #include <time.h>
 #endif
 
+/* AddressSanitizer cooperation. The stack copy must not trip over the
+ * redzones ASan poisons inside stack frames (the slice is copied as raw
+ * bytes, so its poison state is cleared on both sides), and every switch
+ * must tell ASan which stack it is on (the fiber hooks), or ASan reports the
+ * shared stack as a buffer overflow of the thread's stack. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORO_ASAN 1
+#endif
+#endif
+#ifdef CORO_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+/* Bounds of the scheduler's (thread's) stack, learnt on the first switch. */
+static const void *asan_sched_bottom;
+static size_t asan_sched_size;
+#define ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ASAN_UNPOISON(p, n) ((void)0)
+#endif
+
 /* Save-buffer sizes are rounded up to this, so small growth does not
  * realloc on every new maximum. */
 #define SAVE_ALIGN 64
@@ -69,6 +92,7 @@ static inline int save_slice(coro_runtime_t *rt, struct coro *c)
         c->save_buf = buf;
         c->save_cap = cap;
     }
+    ASAN_UNPOISON(sp, (size_t)len);
     memcpy(c->save_buf, sp, (size_t)len);
     c->save_len = len;
     rt->stats.bytes_saved += len;
@@ -80,6 +104,9 @@ static inline int save_slice(coro_runtime_t *rt, struct coro *c)
 static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
 {
     int64_t len = c->save_len;
+    if (len == 0)
+        return; /* a new coroutine: nothing saved (and no buffer yet) */
+    ASAN_UNPOISON(rt->stack_top - len, (size_t)len);
     memcpy(rt->stack_top - len, c->save_buf, (size_t)len);
     rt->stats.bytes_restored += len;
 }
@@ -104,7 +131,14 @@ static void resume(coro_runtime_t *rt, struct coro *c)
     c->state = CORO_RUNNING;
     rt->stats.switches++;
     SLOWDOWN();
+#ifdef CORO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, rt->stack_lo, (size_t)(rt->stack_top - rt->stack_lo));
+#endif
     coro_arch_switch(&rt->sched_ctx, &c->ctx);
+#ifdef CORO_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
     rt->current = NULL;
     if (c->state == CORO_DEAD) {
         rt->owner = NULL;
@@ -121,7 +155,16 @@ static void resume(coro_runtime_t *rt, struct coro *c)
 static inline void suspend(coro_runtime_t *rt, struct coro *c)
 {
     rt->stats.switches++;
+#ifdef CORO_ASAN
+    /* A dead coroutine passes NULL: its fake stack can be dropped. */
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(c->state == CORO_DEAD ? NULL : &fake, asan_sched_bottom,
+                                   asan_sched_size);
     coro_arch_switch(&c->ctx, &rt->sched_ctx);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+    coro_arch_switch(&c->ctx, &rt->sched_ctx);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -196,6 +239,9 @@ static void coro_entry(void)
 {
     coro_runtime_t *rt = coro__rt;
     struct coro *c = rt->current;
+#ifdef CORO_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &asan_sched_bottom, &asan_sched_size);
+#endif
     c->fn(c->arg);
     coro_exit();
 }
