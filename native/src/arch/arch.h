@@ -41,7 +41,36 @@ static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*en
 }
 
 #elif defined(__i386__) && !defined(_WIN32)
-#error "i386: add switch_i386_sysv_elf.S and its ctx layout here (planned)"
+#define CORO_ARCH_NAME "i386-sysv-elf"
+typedef struct coro_arch_ctx {
+    void *esp, *eip;
+    void *ebx, *esi, *edi, *ebp;
+    uint16_t fpucw;
+    uint16_t pad;
+    uint32_t mxcsr;
+} coro_arch_ctx_t;
+_Static_assert(offsetof(coro_arch_ctx_t, esp) == 0, "switch_i386_sysv_elf.S: esp");
+_Static_assert(offsetof(coro_arch_ctx_t, eip) == 4, "switch_i386_sysv_elf.S: eip");
+_Static_assert(offsetof(coro_arch_ctx_t, ebx) == 8, "switch_i386_sysv_elf.S: ebx");
+_Static_assert(offsetof(coro_arch_ctx_t, ebp) == 20, "switch_i386_sysv_elf.S: ebp");
+_Static_assert(offsetof(coro_arch_ctx_t, fpucw) == 24, "switch_i386_sysv_elf.S: fpucw");
+_Static_assert(offsetof(coro_arch_ctx_t, mxcsr) == 28, "switch_i386_sysv_elf.S: mxcsr");
+_Static_assert(sizeof(coro_arch_ctx_t) == 32, "switch_i386_sysv_elf.S: size");
+#define CORO_ARCH_SP(ctx) ((ctx)->esp)
+
+/* As on x86_64: esp as if entry had just been called, so esp + 4 is 16-byte
+ * aligned (what GCC assumes on i386 Linux). */
+static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*entry)(void))
+{
+    *ctx = (coro_arch_ctx_t){0};
+    ctx->esp = top - 4;
+    ctx->eip = (void *)entry;
+    __asm__ volatile("fnstcw %0" : "=m"(ctx->fpucw));
+#ifdef __SSE__
+    __asm__ volatile("stmxcsr %0" : "=m"(ctx->mxcsr));
+#endif
+}
+
 #elif defined(__aarch64__)
 #error "aarch64: add switch_arm64_aapcs_elf.S and its ctx layout here (planned)"
 #else
