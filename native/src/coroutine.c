@@ -43,6 +43,19 @@ static size_t asan_sched_size;
 #define ASAN_UNPOISON(p, n) ((void)0)
 #endif
 
+/* Valgrind (memcheck) cooperation. Memcheck marks the shared stack below a
+ * coroutine's stack pointer "no access" when its frames return; restoring a
+ * deeper slice of another coroutine there is a legitimate write, so the
+ * destination is made addressable first (memcpy then copies the definedness
+ * bits of the saved bytes along). Checked through a flag in the runtime so
+ * that a native run pays one predictable branch, not a client request. */
+#ifdef __has_include
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define CORO_HAVE_MEMCHECK 1
+#endif
+#endif
+
 /* Save-buffer sizes are rounded up to this, so small growth does not
  * realloc on every new maximum. */
 #define SAVE_ALIGN 64
@@ -100,6 +113,10 @@ static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
     if (len == 0)
         return; /* a new coroutine: nothing saved (and no buffer yet) */
     ASAN_UNPOISON(rt->stack_top - len, (size_t)len);
+#ifdef CORO_HAVE_MEMCHECK
+    if (CORO_UNLIKELY(rt->on_valgrind))
+        VALGRIND_MAKE_MEM_UNDEFINED(rt->stack_top - len, (size_t)len);
+#endif
     memcpy(rt->stack_top - len, c->save_buf, (size_t)len);
     rt->stats.bytes_restored += len;
 }

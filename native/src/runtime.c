@@ -146,6 +146,7 @@ int coro_runtime_init(int64_t stack_bytes, const char *backend)
     }
 #ifdef CORO_HAVE_VALGRIND
     valgrind_stack_id = VALGRIND_STACK_REGISTER(rt->stack_lo, rt->stack_top);
+    rt->on_valgrind = RUNNING_ON_VALGRIND != 0;
 #endif
     coro__rt = rt;
     install_overflow_reporter();
