@@ -142,6 +142,10 @@ CORO_API void coro_timer_cancel(coro_timer_t *t);
 
 /* ------------------------------------------------------------------------ */
 /* Sync primitives (all waits honour the coroutine's deadline)              */
+/* Waits need a coroutine (-1, EPERM on the scheduler stack); calls that do
+ * not block (wakes, release, count_down, a put/get/acquire that can finish at
+ * once) also work from timer callbacks. Destroying a primitive wakes its
+ * remaining waiters with ECANCELED. */
 
 typedef struct coro_cond coro_cond_t;
 CORO_API coro_cond_t *coro_cond_create(void);

@@ -60,7 +60,7 @@ struct coro {
     void *arg;
     enum coro_state state;
 
-    intptr_t wake_value;         /* coro_schedule -> coro_yield */
+    intptr_t wake_value;         /* coro_schedule -> coro_yield; sync.c hand-offs */
     int wake_errno;              /* coro__wake -> coro__block (0 = ok) */
 
     /* Waiting: link into a wait queue and how to undo it on a timeout. */
