@@ -1,0 +1,57 @@
+// `coro-bench echo`: runs the echo suite (or one raw coro++ run) and reports.
+import type { EchoOptions } from '../commands/echo.js';
+import type { IO } from '../commands/io.js';
+import { resolveConfigs } from '../engine/configs.js';
+import { runEchoSuite } from '../engine/echo.js';
+import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
+import { UsageError } from '../errors.js';
+import { createProgress } from '../measure/progress.js';
+import { makeDoc } from '../results/doc.js';
+import type { ResultsDoc } from '../results/types.js';
+import { runEchoRaw } from '../workload/echo.js';
+import { describePinning, resolvePinning } from '../workload/launch.js';
+import { installReaper } from '../workload/process.js';
+import { configName } from '../workload/servers.js';
+import { emitDoc, savePartialOnInterrupt } from './output.js';
+
+export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
+  const configs = resolveConfigs(o.servers, o.backends, o.tls);
+  if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
+    throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
+  }
+  requireEchoPrograms(configs);
+  await requirePortFree(o.port);
+  const fileLimit = fileLimitFor(o.conns);
+  const pinning = resolvePinning(o.pin, o.noPin);
+  const workload = { conns: o.conns, txns: o.txns, size: o.size };
+  installReaper();
+
+  if (o.raw) {
+    if (configs.length !== 1) {
+      throw new UsageError(`--raw runs one configuration, got ${configs.length} (${configs.map(configName).join(', ')}): pick one --server and --backend`);
+    }
+    const lines = await runEchoRaw({ config: configs[0], workload, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit });
+    io.out(`${lines.join('\n')}\n`);
+    return 0;
+  }
+
+  const started = new Date();
+  const parameters = { ...workload, servers: o.servers, backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend), tls: o.tls, runs: o.runs, warmup: o.warmup, port: o.port };
+  let latest: ResultsDoc | undefined;
+  savePartialOnInterrupt(o, io, () => latest);
+  const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
+    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning), started, ...out, partial });
+
+  const progress = createProgress(true);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning)}`);
+  const out = await runEchoSuite(
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit },
+    progress,
+    (p) => {
+      latest = docOf(p, true);
+    },
+  );
+  const doc = docOf(out);
+  latest = doc;
+  return emitDoc(doc, o, io);
+}

@@ -1,0 +1,116 @@
+// `coro-bench echo`: options and their validation into EchoOptions.
+import { Command, Option } from 'commander';
+import { echoAction } from '../actions/echo.js';
+import { UsageError } from '../errors.js';
+import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
+import { choices, int, LIMITS, pin } from './parse.js';
+import { stdio } from './io.js';
+
+export interface EchoOptions {
+  conns: number;
+  txns: number;
+  size: number;
+  /** Backend names as given ("all" expanded later, against the library's list); [] = the library's default. */
+  backends: string[];
+  servers: ServerKind[];
+  tls: boolean;
+  runs: number;
+  warmup: number;
+  port: number;
+  json: boolean;
+  raw: boolean;
+  export?: string;
+  pin?: [number, number];
+  noPin: boolean;
+  reference?: string;
+  timeoutS: number;
+}
+
+export interface RawEchoOptions {
+  conns: string;
+  txns: string;
+  size: string;
+  backend?: string;
+  server: string;
+  tls?: boolean;
+  runs: string;
+  warmup: string;
+  port: string;
+  json?: boolean;
+  raw?: boolean;
+  export?: string;
+  pin?: string | boolean;
+  reference?: string;
+  timeout: string;
+}
+
+export function parseBackends(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (names.length === 0) throw new UsageError('--backend needs a name (or "all")');
+  return names;
+}
+
+export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
+  const o: EchoOptions = {
+    conns: int('--conns', raw.conns, LIMITS.conns.min, LIMITS.conns.max),
+    txns: int('--txns', raw.txns, LIMITS.txns.min, LIMITS.txns.max),
+    size: int('--size', raw.size, LIMITS.size.min, LIMITS.size.max),
+    backends: parseBackends(raw.backend),
+    servers: choices('--server', raw.server, SERVER_KINDS),
+    tls: raw.tls === true,
+    runs: int('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
+    warmup: int('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
+    port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
+    json: raw.json === true,
+    raw: raw.raw === true,
+    export: raw.export,
+    pin: typeof raw.pin === 'string' ? pin(raw.pin) : undefined,
+    noPin: raw.pin === false,
+    reference: raw.reference,
+    timeoutS: int('--timeout', raw.timeout, LIMITS.timeout.min, LIMITS.timeout.max),
+  };
+  if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
+  if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
+  if (o.tls && o.servers.some((s) => s !== 'coro')) {
+    throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
+  }
+  return o;
+}
+
+export function echoCommand(): Command {
+  return new Command('echo')
+    .description('run the echo workload: spawn a server and echo_client, repeat, and report statistics')
+    .option('--conns <n>', 'connections', '100')
+    .option('--txns <n>', 'transactions per connection', '100')
+    .option('--size <bytes>', 'bytes per transaction, CRLF included (>= 3)', '100')
+    .option('--backend <name>', 'event backend of the coro server: a name, a comma list, or "all" (default: the fastest of this build)')
+    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all"`, 'coro')
+    .option('--tls', 'TLS between client and the coro server (echo_server -t / echo_client -t)')
+    .option('--runs <n>', 'measured runs per configuration', '5')
+    .option('--warmup <n>', 'unmeasured runs per configuration before them', '1')
+    .option('--port <n>', 'server port (0 = an ephemeral port per run)', '0')
+    .option('--json', 'print only the JSON results document on stdout')
+    .option('--raw', 'one run, printing exactly the three coro++ report lines of the client')
+    .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
+    .option('--pin <server_cpu,client_cpu>', 'pin server and client to these CPUs (default 0,1 when there are 2+ CPUs)')
+    .option('--no-pin', 'do not pin server and client to CPUs')
+    .option('--reference <config>', 'configuration the comparison ratios are against (default: the first)')
+    .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  coro-bench echo --conns 100 --txns 100 --size 100
+  coro-bench echo --conns 100 --txns 100 --size 100 --raw
+  coro-bench echo --server all --runs 10 --export results/echo.json
+  coro-bench echo --backend all --runs 5 --json > echo.json
+  coro-bench echo --tls --conns 10 --txns 1000`,
+    )
+    .action(async (raw: RawEchoOptions) => {
+      process.exitCode = await echoAction(parseEchoOptions(raw), stdio());
+    });
+}

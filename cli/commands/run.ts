@@ -1,0 +1,92 @@
+// `coro-bench run PROFILE` / `run --list`: options into RunOptions.
+import { Command } from 'commander';
+import { runAction } from '../actions/run.js';
+import { UsageError } from '../errors.js';
+import { int, LIMITS, optionalInt, pin } from './parse.js';
+import { stdio } from './io.js';
+
+export interface RunOptions {
+  profile?: string;
+  list: boolean;
+  overrides: {
+    conns?: number;
+    txns?: number;
+    size?: number;
+    runs?: number;
+    warmup?: number;
+    idleSeconds?: number;
+  };
+  port: number;
+  json: boolean;
+  export?: string;
+  pin?: [number, number];
+  noPin: boolean;
+}
+
+export interface RawRunOptions {
+  list?: boolean;
+  conns?: string;
+  txns?: string;
+  size?: string;
+  runs?: string;
+  warmup?: string;
+  idle?: string;
+  port: string;
+  json?: boolean;
+  export?: string;
+  pin?: string | boolean;
+}
+
+export function parseRunOptions(profile: string | undefined, raw: RawRunOptions): RunOptions {
+  const list = raw.list === true;
+  if (!list && !profile) throw new UsageError('run needs a PROFILE name (see `coro-bench run --list`)');
+  if (list && profile) throw new UsageError('give either --list or a PROFILE, not both');
+  return {
+    profile,
+    list,
+    overrides: {
+      conns: optionalInt('--conns', raw.conns, LIMITS.conns.min, LIMITS.conns.max),
+      txns: optionalInt('--txns', raw.txns, LIMITS.txns.min, LIMITS.txns.max),
+      size: optionalInt('--size', raw.size, LIMITS.size.min, LIMITS.size.max),
+      runs: optionalInt('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
+      warmup: optionalInt('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
+      idleSeconds: optionalInt('--idle', raw.idle, 1, 3600),
+    },
+    port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
+    json: raw.json === true,
+    export: raw.export,
+    pin: typeof raw.pin === 'string' ? pin(raw.pin) : undefined,
+    noPin: raw.pin === false,
+  };
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run a named profile from bench-profiles/ (a list of workloads as JSON)')
+    .argument('[profile]', 'profile name (see --list)')
+    .option('--list', 'list the profiles with their descriptions')
+    .option('--conns <n>', 'override the connections of every workload')
+    .option('--txns <n>', 'override transactions (messages for smtp) per connection')
+    .option('--size <bytes>', 'override bytes per transaction')
+    .option('--runs <n>', 'override measured runs')
+    .option('--warmup <n>', 'override warmup runs')
+    .option('--idle <seconds>', 'override how long idle connections stay idle')
+    .option('--port <n>', 'server port (0 = ephemeral)', '0')
+    .option('--json', 'print only the JSON results document on stdout')
+    .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
+    .option('--pin <server_cpu,client_cpu>', 'pin server and client to these CPUs')
+    .option('--no-pin', 'do not pin server and client to CPUs')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  coro-bench run --list
+  coro-bench run readme
+  coro-bench run c1k --runs 5 --export results/c1k.html
+  coro-bench run idle10k --json > idle.json
+  coro-bench run readme --conns 4 --txns 10 --runs 1 --warmup 0   # a quick smoke run`,
+    )
+    .action(async (profile: string | undefined, raw: RawRunOptions) => {
+      process.exitCode = await runAction(parseRunOptions(profile, raw), stdio());
+    });
+}

@@ -1,0 +1,38 @@
+// Expands --server/--backend into the list of server configurations, checked
+// against the backends the native library reports (over FFI).
+import { UsageError } from '../errors.js';
+import { coroBackends } from '../native/coro.js';
+import { PEER_BACKEND, type ServerConfig, type ServerKind } from '../workload/servers.js';
+
+/** The library's backends, fastest first (throws NativeMissingError without the library). */
+export function availableBackends(): string[] {
+  const list = coroBackends();
+  if (list.length === 0) throw new UsageError('the native library reports no event backend');
+  return list;
+}
+
+/**
+ * `backends` as given: [] means the library's default (fastest), "all" every
+ * backend; anything else must be one the library has.
+ */
+export function resolveBackends(backends: string[]): string[] {
+  const have = availableBackends();
+  if (backends.length === 0) return [have[0]];
+  if (backends.includes('all')) return have;
+  for (const b of backends) {
+    if (!have.includes(b)) throw new UsageError(`unknown backend "${b}" (valid: ${have.join(', ')}, all)`);
+  }
+  return [...new Set(backends)];
+}
+
+export function resolveConfigs(servers: ServerKind[], backends: string[], tls: boolean): ServerConfig[] {
+  const out: ServerConfig[] = [];
+  for (const s of servers) {
+    if (s === 'coro') {
+      for (const b of resolveBackends(backends)) out.push({ server: 'coro', backend: b, tls });
+    } else {
+      out.push({ server: s, backend: PEER_BACKEND[s], tls: false });
+    }
+  }
+  return out;
+}

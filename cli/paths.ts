@@ -1,0 +1,43 @@
+// Where the project's files live, resolved from this module's own location
+// (never from the current directory), so `npx coro-bench` works from anywhere
+// and the same code runs from cli/ (tests, via ts-node) and dist/cli/ (built).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const parsed = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string };
+        if (parsed.name === 'coro-bench') return dir;
+      } catch {
+        // An unreadable package.json is not ours; keep walking up.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the coro-bench package root above ${start}`);
+    dir = parent;
+  }
+}
+
+export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+export const NATIVE_BUILD = process.env.CORO_BENCH_NATIVE_BUILD
+  ? resolve(process.env.CORO_BENCH_NATIVE_BUILD)
+  : join(ROOT, 'native', 'build');
+export const PROFILES_DIR = join(ROOT, 'bench-profiles');
+
+export const paths = {
+  library: join(NATIVE_BUILD, 'libcoro.so'),
+  echoServer: join(NATIVE_BUILD, 'echo_server'),
+  echoClient: join(NATIVE_BUILD, 'echo_client'),
+  smtpServer: join(NATIVE_BUILD, 'smtp_server'),
+  smtpClient: join(NATIVE_BUILD, 'smtp_client'),
+  epollEcho: join(NATIVE_BUILD, 'peers', 'epoll_echo'),
+  nodeEcho: join(ROOT, 'native', 'peers', 'node_echo.mjs'),
+  nativeTests: join(NATIVE_BUILD, 'tests'),
+};
+
+export const BUILD_HINT = 'run `npm install` (or `make -C native`)';

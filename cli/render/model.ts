@@ -1,0 +1,194 @@
+// The tables a results document is shown as: one per metric group, a
+// comparison against a reference configuration, skipped workloads, failures.
+// Terminal tables, Markdown and HTML all render this same model.
+import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SwitchResult } from '../results/types.js';
+import { num, pct, ratio, stat } from './format.js';
+
+export interface Table {
+  title: string;
+  head: string[];
+  rows: string[][];
+  /** Optional note shown under the table. */
+  note?: string;
+}
+
+function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
+  const w = (r: EchoResult): string => `${r.workload.conns}x${r.workload.txns}x${r.workload.size}`;
+  const tables: Table[] = [
+    {
+      title: 'Throughput',
+      head: ['config', 'workload', 'txn/s', 'min', 'max', 'spread', 'wall ms', 'transactions', 'mismatches', 'runs'],
+      rows: rs.map((r) => [
+        r.name,
+        w(r),
+        num(r.txn_per_s.median),
+        num(r.txn_per_s.min),
+        num(r.txn_per_s.max),
+        pct(r.txn_per_s.spread),
+        stat(r.wall_us, 1 / 1000),
+        num(r.transactions.median),
+        String(r.mismatches),
+        r.failed_runs > 0 ? `${r.runs} (+${r.failed_runs} failed)` : String(r.runs),
+      ]),
+    },
+    {
+      title: 'CPU (user/sys in ms, per transaction in us)',
+      head: ['config', 'server user', 'server sys', 'server us/txn', 'client user', 'client sys', 'client us/txn', 'server peak CPU%'],
+      rows: rs.map((r) => [
+        r.name,
+        stat(r.server_rusage.utime_us, 1 / 1000),
+        stat(r.server_rusage.stime_us, 1 / 1000),
+        stat(r.server_cpu_us_per_txn),
+        stat(r.client_rusage.utime_us, 1 / 1000),
+        stat(r.client_rusage.stime_us, 1 / 1000),
+        stat(r.client_cpu_us_per_txn),
+        stat(r.server_peak_cpu_percent),
+      ]),
+    },
+    {
+      title: 'Memory and scheduling',
+      head: ['config', 'server maxrss KiB', 'server peak RSS KiB', 'server nvcsw', 'server nivcsw', 'server read/write blocks', 'client nvcsw', 'client nivcsw', 'client read/write blocks'],
+      rows: rs.map((r) => [
+        r.name,
+        stat(r.server_rusage.maxrss_kib),
+        stat(r.server_peak_rss_kib),
+        stat(r.server_rusage.nvcsw),
+        stat(r.server_rusage.nivcsw),
+        `${num(r.server_rusage.read_block.median)} / ${num(r.server_rusage.write_block.median)}`,
+        stat(r.client_rusage.nvcsw),
+        stat(r.client_rusage.nivcsw),
+        `${num(r.client_rusage.read_block.median)} / ${num(r.client_rusage.write_block.median)}`,
+      ]),
+    },
+    {
+      title: 'Latency per transaction (us, client side)',
+      head: ['config', 'p50', 'p90', 'p99', 'p99.9', 'max'],
+      rows: rs.map((r) => [
+        r.name,
+        stat(r.latency_us.p50),
+        stat(r.latency_us.p90),
+        stat(r.latency_us.p99),
+        stat(r.latency_us.p999),
+        stat(r.latency_us.max),
+      ]),
+    },
+  ];
+  const measured = rs.filter((r) => r.runs > 0);
+  if (measured.length > 1) {
+    const ref = measured.find((r) => r.name === reference) ?? measured[0];
+    tables.push({
+      title: `Comparison (ratios of medians against ${ref.name})`,
+      head: ['config', 'txn/s', 'server us/txn', 'client us/txn', 'p99 latency', 'server maxrss'],
+      rows: measured.map((r) => [
+        r.name,
+        ratio(r.txn_per_s.median / ref.txn_per_s.median),
+        ratio(r.server_cpu_us_per_txn.median / ref.server_cpu_us_per_txn.median),
+        ratio(r.client_cpu_us_per_txn.median / ref.client_cpu_us_per_txn.median),
+        ratio(r.latency_us.p99.median / ref.latency_us.p99.median),
+        ratio(r.server_rusage.maxrss_kib.median / ref.server_rusage.maxrss_kib.median),
+      ]),
+      note: 'txn/s above 1x is faster than the reference; the other columns above 1x cost more.',
+    });
+  }
+  return tables;
+}
+
+function switchTable(rs: SwitchResult[]): Table {
+  return {
+    title: 'Context switch (ns per switch; bound = register switch + memcpy of the bytes copied, same run)',
+    head: ['depth bytes', 'coros', 'ns/switch', 'bytes copied/switch', 'reg switch ns', 'memcpy ns', 'bound ns', 'ratio to bound', 'runs'],
+    rows: rs.map((r) => [
+      num(r.depth_bytes),
+      String(r.coroutines),
+      stat(r.ns_per_switch),
+      stat(r.bytes_copied_per_switch),
+      stat(r.regswitch_ns),
+      stat(r.memcpy_ns),
+      stat(r.bound_ns),
+      r.runs > 0 ? ratio(r.ratio_to_bound.median) : '-',
+      r.failed_runs > 0 ? `${r.runs} (+${r.failed_runs} failed)` : String(r.runs),
+    ]),
+  };
+}
+
+function idleTable(rs: IdleResult[]): Table {
+  return {
+    title: 'Idle connections (server RSS)',
+    head: ['config', 'conns', 'idle s', 'RSS before KiB', 'RSS idle KiB', 'bytes/idle conn', 'runs'],
+    rows: rs.map((r) => [
+      r.name,
+      num(r.workload.conns),
+      String(r.idle_s),
+      stat(r.rss_before_kib),
+      stat(r.rss_after_kib),
+      stat(r.bytes_per_idle_conn),
+      r.failed_runs > 0 ? `${r.runs} (+${r.failed_runs} failed)` : String(r.runs),
+    ]),
+  };
+}
+
+function smtpTable(rs: SmtpResult[]): Table {
+  return {
+    title: 'SMTP',
+    head: ['config', 'conns', 'msgs/conn', 'bytes', 'msg/s', 'errors', 'runs'],
+    rows: rs.map((r) => [
+      r.name,
+      num(r.workload.conns),
+      num(r.workload.txns),
+      num(r.workload.size),
+      stat(r.msg_per_s),
+      String(r.errors),
+      r.failed_runs > 0 ? `${r.runs} (+${r.failed_runs} failed)` : String(r.runs),
+    ]),
+  };
+}
+
+export function docTables(doc: ResultsDoc, reference?: string): Table[] {
+  const tables: Table[] = [];
+  const echo = doc.results.filter((r): r is EchoResult => r.type === 'echo');
+  const sw = doc.results.filter((r): r is SwitchResult => r.type === 'switch');
+  const idle = doc.results.filter((r): r is IdleResult => r.type === 'idle');
+  const smtp = doc.results.filter((r): r is SmtpResult => r.type === 'smtp');
+  const skipped = doc.results.filter((r) => r.type === 'skipped');
+  // Echo results of different workloads are compared only within a workload.
+  const byWorkload = new Map<string, EchoResult[]>();
+  for (const r of echo) {
+    const k = `${r.workload.conns}x${r.workload.txns}x${r.workload.size}`;
+    byWorkload.set(k, [...(byWorkload.get(k) ?? []), r]);
+  }
+  for (const [k, rs] of byWorkload) {
+    for (const t of echoTables(rs, reference)) {
+      tables.push(byWorkload.size > 1 ? { ...t, title: `${t.title} - ${k}` } : t);
+    }
+  }
+  if (sw.length) tables.push(switchTable(sw));
+  if (idle.length) tables.push(idleTable(idle));
+  if (smtp.length) tables.push(smtpTable(smtp));
+  if (skipped.length) {
+    tables.push({ title: 'Skipped', head: ['workload', 'reason'], rows: skipped.map((r) => [r.name, r.type === 'skipped' ? r.reason : '']) });
+  }
+  if (doc.failures.length) {
+    tables.push({
+      title: 'Failed runs',
+      head: ['config', 'run', 'error', 'last stderr lines'],
+      rows: doc.failures.map((f) => [f.config, f.warmup ? 'warmup' : String(f.run), f.error, f.stderr_tail.slice(-5).join('\n')]),
+    });
+  }
+  return tables;
+}
+
+function where(command: string, profile: string | undefined, e: Environment): string {
+  return (
+    `${command}${profile ? ` ${profile}` : ''} on ${e.host} (${e.cpu_model}, ${e.cpus} CPUs, ${e.os}), ` +
+    `${e.date}, node ${e.node}, coro ${e.coro_version ?? 'n/a'} ${e.coro_arch ?? ''} [${e.build_flags ?? 'n/a'}], ${e.pinning}`
+  );
+}
+
+/** Provenance: when, where and with what each part was measured. */
+export function provenance(doc: ResultsDoc): string {
+  const partial = doc.partial ? ' - PARTIAL (interrupted)' : '';
+  if (doc.sources && doc.sources.length > 0) {
+    return doc.sources.map((s) => `${s.file}: ${where(s.command, s.profile, s.environment)}`).join('\n') + partial;
+  }
+  return `Measured: ${where(doc.command, doc.profile, doc.environment)}${partial}`;
+}

@@ -1,0 +1,48 @@
+// The echo servers the suite can drive, and how each is started. All speak
+// the protocol of docs/programs.md and print the same ready line.
+import { existsSync } from 'node:fs';
+import { NativeMissingError } from '../errors.js';
+import { BUILD_HINT, paths } from '../paths.js';
+
+export const SERVER_KINDS = ['coro', 'epoll', 'node'] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+/** What a result's `backend` says for the peers, which have no pluggable backend. */
+export const PEER_BACKEND: Record<Exclude<ServerKind, 'coro'>, string> = {
+  epoll: 'epoll',
+  node: 'libuv',
+};
+
+export interface ServerConfig {
+  server: ServerKind;
+  /** Event backend of the coro server; the peers' fixed mechanism otherwise. */
+  backend: string;
+  tls: boolean;
+}
+
+export function configName(c: ServerConfig): string {
+  const base = c.server === 'coro' ? `coro/${c.backend}` : c.server;
+  return c.tls ? `${base}+tls` : base;
+}
+
+/** The program file a server kind needs (to check before running anything). */
+export function serverProgram(kind: ServerKind): string {
+  return kind === 'coro' ? paths.echoServer : kind === 'epoll' ? paths.epollEcho : paths.nodeEcho;
+}
+
+export function requireProgram(file: string, what: string): void {
+  if (!existsSync(file)) throw new NativeMissingError(`${what} not built: ${BUILD_HINT} (looked for ${file})`);
+}
+
+/** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
+export function serverArgv(c: ServerConfig, port: number): string[] {
+  const common = ['-a', '127.0.0.1', '-P', String(port)];
+  switch (c.server) {
+    case 'coro':
+      return [paths.echoServer, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
+    case 'epoll':
+      return [paths.epollEcho, ...common];
+    case 'node':
+      return [process.execPath, paths.nodeEcho, ...common];
+  }
+}
