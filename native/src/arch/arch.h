@@ -71,8 +71,35 @@ static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*en
 #endif
 }
 
-#elif defined(__aarch64__)
-#error "aarch64: add switch_arm64_aapcs_elf.S and its ctx layout here (planned)"
+#elif defined(__aarch64__) && defined(__ELF__)
+#define CORO_ARCH_NAME "arm64-aapcs-elf"
+typedef struct coro_arch_ctx {
+    void *sp, *pc;
+    uint64_t x19_x28[10];
+    void *x29;
+    uint64_t d8_d15[8];
+    uint64_t fpcr;
+} coro_arch_ctx_t;
+_Static_assert(offsetof(coro_arch_ctx_t, sp) == 0, "switch_arm64_aapcs_elf.S: sp");
+_Static_assert(offsetof(coro_arch_ctx_t, pc) == 8, "switch_arm64_aapcs_elf.S: pc");
+_Static_assert(offsetof(coro_arch_ctx_t, x19_x28) == 16, "switch_arm64_aapcs_elf.S: x19");
+_Static_assert(offsetof(coro_arch_ctx_t, x29) == 96, "switch_arm64_aapcs_elf.S: x29");
+_Static_assert(offsetof(coro_arch_ctx_t, d8_d15) == 104, "switch_arm64_aapcs_elf.S: d8");
+_Static_assert(offsetof(coro_arch_ctx_t, fpcr) == 168, "switch_arm64_aapcs_elf.S: fpcr");
+_Static_assert(sizeof(coro_arch_ctx_t) == 176, "switch_arm64_aapcs_elf.S: size");
+#define CORO_ARCH_SP(ctx) ((ctx)->sp)
+
+/* AArch64 keeps sp 16-byte aligned at all times; entry starts at top. */
+static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*entry)(void))
+{
+    *ctx = (coro_arch_ctx_t){0};
+    ctx->sp = top;
+    ctx->pc = (void *)entry;
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    ctx->fpcr = fpcr;
+}
+
 #else
 #error "coro-bench: no context switch for this architecture"
 #endif
