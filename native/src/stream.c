@@ -150,6 +150,12 @@ int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
             char *p = memchr(s->buf + s->scanned, delim, (size_t)(s->end - s->scanned));
             if (p) {
                 int32_t len = (int32_t)(p + 1 - (s->buf + s->start));
+                /* The first buffer (MIN_BUF) may be larger than the limit,
+                 * so a whole over-long line can arrive at once. */
+                if (len > s->max_line) {
+                    errno = EMSGSIZE;
+                    return -1;
+                }
                 *line = s->buf + s->start;
                 s->start += len;
                 s->scanned = s->start;
