@@ -77,7 +77,15 @@ CORO_API int64_t coro_stack_bytes(void);
 /* ------------------------------------------------------------------------ */
 /* Coroutines                                                                */
 
+/* The struct tag differs in C++, whose layer (coro.hpp) is `namespace coro`:
+ * a namespace cannot share its name with a struct in the global scope. The
+ * type is opaque and the functions are extern "C", so both spellings name
+ * the same handle at the ABI. */
+#ifdef __cplusplus
+typedef struct coro_coroutine coro_t;
+#else
 typedef struct coro coro_t;
+#endif
 typedef void (*coro_fn)(void *arg);
 
 /* Creates a coroutine that will run fn(arg) and makes it runnable. It starts
