@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import type { InfoOptions } from '../commands/info.js';
 import type { IO } from '../commands/io.js';
+import { NativeMissingError } from '../errors.js';
 import * as native from '../native/coro.js';
 import { paths, ROOT } from '../paths.js';
 import { hardFileLimit, softFileLimit } from '../workload/launch.js';
@@ -23,16 +24,28 @@ export interface Info {
   programs: Record<string, { path: string; present: boolean }>;
 }
 
+/** A field the library cannot answer (an older build without the symbol) shows why instead of failing info. */
+function field<T>(f: () => T, fallback: T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof NativeMissingError && native.nativeLibraryPresent()) return fallback;
+    throw err;
+  }
+}
+
 export function collectInfo(): Info {
   const lim = (v: number): number | null => (Number.isFinite(v) ? v : null);
   const prog = (p: string): { path: string; present: boolean } => ({ path: p, present: existsSync(p) });
+  const version = native.coroVersion(); // Fails with the build hint when the library is missing.
+  const na = 'unavailable (symbol missing: rebuild the native library)';
   return {
-    coro_version: native.coroVersion(),
-    coro_arch: native.coroArch(),
-    backends: native.coroBackends(),
-    default_stack_bytes: native.coroDefaultStackBytes(),
-    tls_library: native.coroTlsLibrary(),
-    build_flags: native.coroBuildFlags(),
+    coro_version: version,
+    coro_arch: field(native.coroArch, na),
+    backends: field(native.coroBackends, []),
+    default_stack_bytes: field(native.coroDefaultStackBytes, Number.NaN),
+    tls_library: field(native.coroTlsLibrary, na),
+    build_flags: field(native.coroBuildFlags, na),
     open_files_soft: lim(softFileLimit()),
     open_files_hard: lim(hardFileLimit()),
     cpus: os.availableParallelism(),
@@ -67,7 +80,7 @@ export async function infoAction(o: InfoOptions, io: IO): Promise<number> {
     ['CPUs', String(info.cpus)],
     ['node', info.node],
     ['library', info.library],
-    ...Object.entries(info.programs).map(([k, v]): [string, string] => [k, `${v.path}${v.present ? '' : '  (not built)'}`]),
+    ...Object.entries(info.programs).map(([k, v]): [string, string] => [k, `${v.path}${v.present ? '' : '  (missing)'}`]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   io.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
