@@ -31,7 +31,7 @@ static coro_fd_t *fd_slot(coro_runtime_t *rt, int fd)
     if (!fds)
         return NULL;
     for (int64_t i = rt->fds_cap; i < cap; i++)
-        fds[i] = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+        fds[i] = (coro_fd_t){.read_ready = CORO_READY_UNKNOWN, .write_ready = CORO_READY_UNKNOWN};
     rt->fds = fds;
     rt->fds_cap = cap;
     return &rt->fds[fd];
@@ -47,7 +47,7 @@ void coro__fd_reset(int fd)
         return;
     coro_fd_t *s = fd_slot(rt, fd);
     if (s)
-        *s = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+        *s = (coro_fd_t){.read_ready = CORO_READY_UNKNOWN, .write_ready = CORO_READY_UNKNOWN};
 }
 
 coro_fd_t *coro__fd_get(int fd)
@@ -120,10 +120,14 @@ static int fd_wait(int fd, int dir)
         return -1;
     }
     uint8_t *ready = dir ? &s->write_ready : &s->read_ready;
-    if (*ready) {
+    if (*ready == 1) {
         *ready = 0;
         return 0;
     }
+    /* CORO_READY_UNKNOWN: the fd was never waited on, so the backend has
+     * not seen it yet and will report it at once if it is ready; returning
+     * here would claim readiness that may not exist. */
+    *ready = 0;
     struct coro **slot = dir ? &s->writer : &s->reader;
     if (*slot) {
         errno = EBUSY;
@@ -261,7 +265,7 @@ int coro_close(int fd)
             rt->fd_waiters--;
             coro__wake(w, EBADF);
         }
-        *s = (coro_fd_t){.read_ready = 1, .write_ready = 1};
+        *s = (coro_fd_t){.read_ready = CORO_READY_UNKNOWN, .write_ready = CORO_READY_UNKNOWN};
     }
     return close(fd);
 }

@@ -76,13 +76,18 @@ struct coro {
     struct coro *all_prev, *all_next;  /* every live coroutine */
 };
 
+/* A fresh or reset fd: I/O calls try the syscall first (truthy, like 1),
+ * but coro_wait_readable/writable ask the backend instead of returning at
+ * once, since nothing is known. */
+#define CORO_READY_UNKNOWN 2
+
 /* Per-fd state, indexed by fd. */
 typedef struct coro_fd {
     struct coro *reader, *writer;   /* waiting coroutines */
     /* Readiness seen but not yet consumed (Go's netpoll "pdReady"): set by a
      * backend event or while unknown, consumed by a wait, cleared by EAGAIN
      * or a short read. This is what makes edge-triggered backends safe. */
-    uint8_t read_ready;
+    uint8_t read_ready;          /* 0, 1, or CORO_READY_UNKNOWN */
     uint8_t write_ready;
     uint8_t backend_registered;  /* for backends that register once */
     uint8_t pad[5];
