@@ -17,6 +17,14 @@ static int failures;
             failures++;                                               \
         }                                                             \
     } while (0)
+/* Prints "ok: ..." only if no check failed since the previous line. */
+static int failures_seen;
+#define OK(...)                                                       \
+    do {                                                              \
+        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
+        printf(__VA_ARGS__);                                          \
+        failures_seen = failures;                                     \
+    } while (0)
 
 #define NWAIT 5
 
@@ -96,18 +104,18 @@ int main(void)
             CHECK(got[i] == 200, "wake_all value for %d: %ld", i, (long)got[i]);
     }
     CHECK(ok_all, "all %d waiters woke (%d)", NWAIT, norder);
-    printf("ok: cond: wake_one wakes the oldest waiter with its value, twice; wake_all wakes "
+    OK("cond: wake_one wakes the oldest waiter with its value, twice; wake_all wakes "
            "the other %d with theirs; counts and waiters() are exact\n", NWAIT - 2);
 
     rcs[0] = -1;
     coro_spawn(null_value_waiter, NULL);
     coro_spawn(null_value_waker, NULL);
     CHECK(coro_run() == 0 && rcs[0] == 0, "wait with a NULL value pointer");
-    printf("ok: cond: wait(NULL) is woken normally\n");
+    OK("cond: wait(NULL) is woken normally\n");
 
     errno = 0;
     CHECK(coro_cond_wait(cv, NULL) == -1 && errno == EPERM, "wait outside a coroutine: EPERM");
-    printf("ok: cond: wait on the scheduler stack fails with EPERM\n");
+    OK("cond: wait on the scheduler stack fails with EPERM\n");
 
     for (int i = 0; i < 3; i++) {
         rcs[i] = 0;
@@ -117,7 +125,7 @@ int main(void)
     CHECK(coro_run() == 0, "destroy wakes everyone");
     for (int i = 0; i < 3; i++)
         CHECK(rcs[i] == -1 && errs[i] == ECANCELED, "waiter %d: rc %d errno %d", i, rcs[i], errs[i]);
-    printf("ok: cond: destroying it wakes its 3 waiters with ECANCELED\n");
+    OK("cond: destroying it wakes its 3 waiters with ECANCELED\n");
 
     /* Deadlock detection: a lone waiter with nobody to wake it ends coro_run. */
     cv = coro_cond_create();
@@ -125,7 +133,7 @@ int main(void)
     CHECK(coro_run() == 1, "a forgotten waiter is reported as still alive");
     coro_cond_destroy(cv);
     CHECK(coro_run() == 0, "then woken by destroy");
-    printf("ok: cond: coro_run returns 1 for a waiter nobody can wake\n");
+    OK("cond: coro_run returns 1 for a waiter nobody can wake\n");
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
     if (failures)

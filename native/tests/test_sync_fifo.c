@@ -18,6 +18,14 @@ static int failures;
             failures++;                                               \
         }                                                             \
     } while (0)
+/* Prints "ok: ..." only if no check failed since the previous line. */
+static int failures_seen;
+#define OK(...)                                                       \
+    do {                                                              \
+        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
+        printf(__VA_ARGS__);                                          \
+        failures_seen = failures;                                     \
+    } while (0)
 
 #define CAP 4
 #define ITEMS 20000
@@ -151,7 +159,7 @@ int main(void)
           (long long)consumed, (long long)bad_order);
     CHECK(max_size <= CAP, "max size %lld", (long long)max_size);
     CHECK(blocked_puts > 0, "the producer never found the queue full");
-    printf("ok: fifo: %d items through a queue of %d in order; size <= %d; the producer "
+    OK("fifo: %d items through a queue of %d in order; size <= %d; the producer "
            "blocked on a full queue %lld times\n", ITEMS, CAP, CAP, (long long)blocked_puts);
 
     q2 = coro_fifo_create(2);
@@ -162,7 +170,7 @@ int main(void)
     CHECK(nseq == 4 && seq[0] == 1 && seq[1] == 2 && seq[2] == 3 && seq[3] == 4,
           "order %d %d %d %d", seq[0], seq[1], seq[2], seq[3]);
     CHECK(put_done[3] && put_done[4], "blocked puts completed");
-    printf("ok: fifo: puts on a full queue block, and their items follow in FIFO order (1 2 3 4)\n");
+    OK("fifo: puts on a full queue block, and their items follow in FIFO order (1 2 3 4)\n");
     coro_fifo_destroy(q2);
 
     q3 = coro_fifo_create(8);
@@ -178,7 +186,7 @@ int main(void)
         missing += !seen[i];
     CHECK(got_items == NPROD * PER_PROD && dup_items == 0 && missing == 0,
           "got %lld dup %lld missing %d", (long long)got_items, (long long)dup_items, missing);
-    printf("ok: fifo: %d producers x %d items, %d consumers: every item delivered exactly once\n",
+    OK("fifo: %d producers x %d items, %d consumers: every item delivered exactly once\n",
            NPROD, PER_PROD, NCONS);
     coro_fifo_destroy(q3);
     coro_latch_destroy(producers_done);
@@ -186,7 +194,7 @@ int main(void)
     coro_spawn(direct_getter, NULL);
     coro_spawn(direct_putter, NULL);
     CHECK(coro_run() == 0 && direct_got == 77, "direct hand-off got %ld", (long)direct_got);
-    printf("ok: fifo: put to a waiting getter hands the item over directly\n");
+    OK("fifo: put to a waiting getter hands the item over directly\n");
 
     /* Non-blocking use from the scheduler stack. */
     intptr_t v = 0;
@@ -198,7 +206,7 @@ int main(void)
     errno = 0;
     CHECK(coro_fifo_put(q, 9) == -1 && errno == EPERM, "put to a full queue outside: EPERM");
     CHECK(coro_fifo_size(q) == CAP, "size %lld", (long long)coro_fifo_size(q));
-    printf("ok: fifo: put/get on the scheduler stack work unless they would block (EPERM)\n");
+    OK("fifo: put/get on the scheduler stack work unless they would block (EPERM)\n");
     coro_fifo_destroy(q);
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");

@@ -17,6 +17,14 @@ static int failures;
             failures++;                                               \
         }                                                             \
     } while (0)
+/* Prints "ok: ..." only if no check failed since the previous line. */
+static int failures_seen;
+#define OK(...)                                                       \
+    do {                                                              \
+        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
+        printf(__VA_ARGS__);                                          \
+        failures_seen = failures;                                     \
+    } while (0)
 
 #define COUNT 3
 #define NWAIT 6
@@ -72,7 +80,7 @@ int main(void)
     CHECK(released == NWAIT + 1, "released %d", released);
     CHECK(released_before_zero == 0, "%d released before the count reached zero",
           released_before_zero);
-    printf("ok: latch: %d waiters released only by count_down number %d, all of them; a later "
+    OK("latch: %d waiters released only by count_down number %d, all of them; a later "
            "wait returns at once; count_down at zero is a no-op\n", NWAIT, COUNT);
     coro_latch_destroy(latch);
 
@@ -85,7 +93,7 @@ int main(void)
     coro_latch_count_down(latch);
     CHECK(coro_latch_wait(latch) == 0, "count_down from the scheduler stack opens it");
     coro_latch_destroy(latch);
-    printf("ok: latch: latch(0) is open; waits on the scheduler stack: EPERM when closed; "
+    OK("latch: latch(0) is open; waits on the scheduler stack: EPERM when closed; "
            "count_down works there\n");
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");

@@ -17,6 +17,14 @@ static int failures;
             failures++;                                               \
         }                                                             \
     } while (0)
+/* Prints "ok: ..." only if no check failed since the previous line. */
+static int failures_seen;
+#define OK(...)                                                       \
+    do {                                                              \
+        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
+        printf(__VA_ARGS__);                                          \
+        failures_seen = failures;                                     \
+    } while (0)
 
 #define NWORKERS 8
 #define ROUNDS 50
@@ -140,13 +148,13 @@ int main(void)
         if (order[i] != i % NWORKERS)
             fifo = 0;
     CHECK(fifo, "strict round-robin entry order under contention");
-    printf("ok: mutex: %d workers x %d rounds blocking inside the lock: never two inside, "
+    OK("mutex: %d workers x %d rounds blocking inside the lock: never two inside, "
            "entries rotate in FIFO order\n", NWORKERS, ROUNDS);
 
     coro_spawn(errors, NULL);
     coro_spawn(intruder, NULL);
     CHECK(coro_run() == 0, "errors run");
-    printf("ok: mutex: EPERM for unlock by a non-owner and when unlocked, EDEADLK for relock "
+    OK("mutex: EPERM for unlock by a non-owner and when unlocked, EDEADLK for relock "
            "and trylock by the owner, EBUSY for trylock while held\n");
 
     coro_spawn(handoff_a, NULL);
@@ -156,19 +164,19 @@ int main(void)
     seq[nseq] = 0;
     CHECK(nseq == 4 && seq[0] == 'A' && seq[1] == 'B' && seq[2] == 'C' && seq[3] == 'a',
           "hand-off order %s", seq);
-    printf("ok: mutex: unlock hands off to the oldest waiter; the unlocker's relock queues "
+    OK("mutex: unlock hands off to the oldest waiter; the unlocker's relock queues "
            "behind (order %s)\n", seq);
 
     errno = 0;
     CHECK(coro_mutex_lock(m) == -1 && errno == EPERM, "lock outside a coroutine: EPERM");
-    printf("ok: mutex: lock on the scheduler stack fails with EPERM\n");
+    OK("mutex: lock on the scheduler stack fails with EPERM\n");
 
     coro_spawn(holder, NULL);
     coro_spawn(doomed_locker, NULL);
     coro_spawn(mutex_killer, NULL);
     CHECK(coro_run() == 0, "destroy run");
     CHECK(cancel_rc == -1 && cancel_errno == ECANCELED, "destroy wakes a waiter with ECANCELED");
-    printf("ok: mutex: destroying it wakes a waiter with ECANCELED\n");
+    OK("mutex: destroying it wakes a waiter with ECANCELED\n");
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
     if (failures)

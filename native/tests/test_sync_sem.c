@@ -17,6 +17,14 @@ static int failures;
             failures++;                                               \
         }                                                             \
     } while (0)
+/* Prints "ok: ..." only if no check failed since the previous line. */
+static int failures_seen;
+#define OK(...)                                                       \
+    do {                                                              \
+        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
+        printf(__VA_ARGS__);                                          \
+        failures_seen = failures;                                     \
+    } while (0)
 
 #define PERMITS 3
 #define NWORKERS 12
@@ -80,7 +88,7 @@ int main(void)
     CHECK(max_inside == PERMITS, "max concurrency %d, expected %d", max_inside, PERMITS);
     CHECK(coro_sem_value(sem) == PERMITS, "value back to %d: %lld", PERMITS,
           (long long)coro_sem_value(sem));
-    printf("ok: sem: %d workers on %d permits: at most %d inside (reached), value back to %d\n",
+    OK("sem: %d workers on %d permits: at most %d inside (reached), value back to %d\n",
            NWORKERS, PERMITS, PERMITS, PERMITS);
     coro_sem_destroy(sem);
 
@@ -92,13 +100,13 @@ int main(void)
     CHECK(coro_run() == 0, "fifo run");
     seq[nseq] = 0;
     CHECK(nseq == 3 && seq[0] == 'A' && seq[1] == 'B' && seq[2] == 'C', "order %s", seq);
-    printf("ok: sem: release hands the permit to the oldest waiter (value stays 0), order %s\n", seq);
+    OK("sem: release hands the permit to the oldest waiter (value stays 0), order %s\n", seq);
 
     /* Non-blocking use from the scheduler stack. */
     CHECK(coro_sem_acquire(sem) == 0 && coro_sem_value(sem) == 0, "acquire outside, value 1");
     errno = 0;
     CHECK(coro_sem_acquire(sem) == -1 && errno == EPERM, "acquire that would block outside: EPERM");
-    printf("ok: sem: acquire on the scheduler stack works when a permit is free, else EPERM\n");
+    OK("sem: acquire on the scheduler stack works when a permit is free, else EPERM\n");
     coro_sem_destroy(sem);
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
