@@ -151,6 +151,11 @@ static void resume(coro_runtime_t *rt, struct coro *c)
 #endif
     rt->current = NULL;
     if (c->state == CORO_DEAD) {
+        /* Its frames never returned: clear their redzones, or the next
+         * coroutine to run there trips over them (first in ASan's own
+         * __asan_handle_no_return, called before any noreturn call). */
+        ASAN_UNPOISON(CORO_ARCH_SP(&c->ctx),
+                      (size_t)(rt->stack_top - (char *)CORO_ARCH_SP(&c->ctx)));
         rt->owner = NULL;
         rt->stats.save_buffer_bytes -= c->save_cap;
         rt->stats.live_coroutines--;
