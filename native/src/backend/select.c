@@ -82,8 +82,12 @@ static int select_poll(void *state, int64_t timeout_ns)
     FD_ZERO(&ex);
     struct timeval tv, *tvp = NULL;
     if (timeout_ns >= 0) {
-        tv.tv_sec = timeout_ns / 1000000000LL;
-        tv.tv_usec = (timeout_ns % 1000000000LL + 999) / 1000;
+        /* Round up to whole microseconds first, then split: rounding the
+         * remainder alone can give tv_usec == 1000000, which BSD and macOS
+         * reject with EINVAL (Linux normalises it). */
+        int64_t us = (timeout_ns + 999) / 1000;
+        tv.tv_sec = us / 1000000;
+        tv.tv_usec = us % 1000000;
         tvp = &tv;
     }
     int n = select(s->maxfd + 1, &rd, &wr, NULL, tvp);
