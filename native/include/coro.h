@@ -58,7 +58,7 @@ CORO_API const char *coro_build_flags(void);
 /* Runtime                                                                   */
 
 /* Creates the runtime: maps the shared stack (stack_bytes, rounded up to a
- * page; 0 means the default of 256 KiB) with a PROT_NONE guard page below it,
+ * page; 0 means the default of 256 KiB) with a 64 KiB PROT_NONE guard below it,
  * installs the overflow reporter (SIGSEGV on a sigaltstack) and opens the
  * event backend `backend` (NULL or "" means the fastest of this build).
  * Returns 0, or -1 with errno: EINVAL for an unknown backend name, EEXIST if

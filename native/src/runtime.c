@@ -21,6 +21,11 @@
 #endif
 
 #define DEFAULT_STACK_BYTES (256 * 1024)
+/* PROT_NONE bytes below the shared stack. One page is not enough: a frame
+ * larger than the guard (a 5 KiB local array) steps over a single page into
+ * whatever is mapped below, which is a silent corruption or an anonymous
+ * SIGSEGV. 64 KiB of guard costs address space only. */
+#define GUARD_BYTES (64 * 1024)
 
 coro_runtime_t *coro__rt;
 
@@ -118,22 +123,23 @@ int coro_runtime_init(int64_t stack_bytes, const char *backend)
     coro_runtime_t *rt = calloc(1, sizeof *rt);
     if (!rt)
         return -1;
-    rt->map_bytes = usable + (size_t)page;
+    size_t guard = ((size_t)GUARD_BYTES + (size_t)page - 1) & ~((size_t)page - 1);
+    rt->map_bytes = usable + guard;
     rt->map_base = mmap(NULL, rt->map_bytes, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (rt->map_base == MAP_FAILED) {
         free(rt);
         return -1;
     }
-    /* The guard page sits below the stack (stacks grow down). */
-    if (mprotect(rt->map_base, (size_t)page, PROT_NONE) < 0) {
+    /* The guard sits below the stack (stacks grow down). */
+    if (mprotect(rt->map_base, guard, PROT_NONE) < 0) {
         int e = errno;
         munmap(rt->map_base, rt->map_bytes);
         free(rt);
         errno = e;
         return -1;
     }
-    rt->stack_lo = rt->map_base + page;
+    rt->stack_lo = rt->map_base + guard;
     rt->stack_top = rt->map_base + rt->map_bytes;
     rt->backend = ops;
     rt->backend_state = ops->create();
@@ -162,8 +168,10 @@ int coro_runtime_destroy(void)
         errno = EBUSY;
         return -1;
     }
-    coro__free_all();
+    /* Timers first: sleeping coroutines' timers live inside struct coro,
+     * and freeing the heap reads each entry. */
     coro__timers_free();
+    coro__free_all();
     coro__fds_free();
     rt->backend->destroy(rt->backend_state);
 #ifdef CORO_HAVE_VALGRIND
