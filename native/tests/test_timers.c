@@ -104,6 +104,29 @@ static void keep_alive(void *arg)
     coro_sleep_ms((int64_t)(intptr_t)arg);
 }
 
+/* ---- destroy with armed timers ----------------------------------------- */
+
+static void long_sleeper(void *arg)
+{
+    (void)arg;
+    coro_sleep_ms(10000);
+}
+
+static coro_cond_t *never_signalled;
+static void deadline_waiter(void *arg)
+{
+    (void)arg;
+    coro_deadline_push(10000);
+    coro_cond_wait(never_signalled, NULL); /* never returns: the runtime is destroyed */
+}
+
+static void stopper(void *arg)
+{
+    (void)arg;
+    coro_sleep_ms(5);
+    coro_loop_stop();
+}
+
 /* ---- sleep_until ------------------------------------------------------- */
 
 static void until_checker(void *arg)
@@ -187,9 +210,21 @@ int main(void)
     OK("timers: sleep_until_ns with a past time returns at once, with a future time "
            "not before it; sleep outside a coroutine: EPERM\n");
 
-    /* Timers left armed are freed with the runtime (valgrind/ASan check). */
+    /* Destroying the runtime with timers still armed: a user timer, a
+     * sleeping coroutine and one waiting under a deadline (their timers live
+     * inside struct coro). Needs ASan or valgrind to fail: a destroy that
+     * freed the coroutines before the timer heap read freed memory. */
     coro_timer_after_ms(10000, on_chained, NULL);
+    coro_spawn(long_sleeper, NULL);
+    never_signalled = coro_cond_create();
+    coro_spawn(deadline_waiter, NULL);
+    coro_spawn(stopper, NULL);
+    CHECK(coro_run() == 2, "stopped with two coroutines asleep");
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
+    /* Its waiter died with the runtime: destroy must not touch it. */
+    coro_cond_destroy(never_signalled);
+    OK("timers: the runtime is destroyed cleanly with a user timer, a sleeper and a deadline "
+       "waiter still armed\n");
     if (failures)
         return 1;
     printf("test_timers: all checks passed\n");
