@@ -1,0 +1,242 @@
+/* test_fpu_isolation: the floating-point control state is per coroutine.
+ * The ABIs make it callee-saved (x87 control word and MXCSR on x86, FPCR on
+ * aarch64), so the switch saves and restores it; coro++ did not, and leaked
+ * a rounding-mode change from one coroutine into every other.
+ *
+ * Four coroutines take turns for many rounds (every switch copies stacks):
+ * three set a different rounding mode (fesetround: x87 and SSE at once),
+ * one sets only the SSE flush-to-zero/denormals-are-zero bits, and one
+ * never changes anything. After every resume each checks that it sees its
+ * own mode again: fegetround(), the raw control words, and the result of an
+ * inexact division (so the hardware really rounds that way). A coroutine
+ * spawned by one in upward mode starts in upward mode (as a new thread
+ * inherits it), and the scheduler is left in the default mode. */
+#include "coro.h"
+
+#include <fenv.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE__))
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#define MXCSR_RC_MASK 0x6000u
+#define MXCSR_FTZ 0x8000u
+#define MXCSR_DAZ 0x0040u
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X87 1
+#define X87_RC_MASK 0x0C00u
+static unsigned x87_cw(void)
+{
+    uint16_t cw;
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    return cw;
+}
+#endif
+
+static int failures;
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            if (failures < 20) {                                      \
+                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
+                fprintf(stderr, __VA_ARGS__);                         \
+                fprintf(stderr, "\n");                                \
+            }                                                         \
+            failures++;                                               \
+        }                                                             \
+    } while (0)
+
+static void ok(const char *what)
+{
+    static int reported;
+    printf("%s: %s\n", failures == reported ? "ok" : "not ok", what);
+    reported = failures;
+}
+
+#define ROUNDS 2000
+
+/* Operands the compiler cannot fold. */
+static volatile double one = 1.0, three = 3.0, tiny = 1e-300, scale = 1e-10;
+static volatile long double one_l = 1.0L, three_l = 3.0L;
+
+/* What each mode gives, measured on the scheduler stack before any
+ * coroutine runs. */
+struct expect {
+    int mode;
+    const char *name;
+    double third;
+    long double third_l;
+    unsigned x87_rc, mxcsr_rc;
+};
+static struct expect modes[4] = {
+    {FE_TONEAREST, "to-nearest", 0, 0, 0x0000, 0x0000},
+    {FE_UPWARD, "upward", 0, 0, 0x0800, 0x4000},
+    {FE_DOWNWARD, "downward", 0, 0, 0x0400, 0x2000},
+    {FE_TOWARDZERO, "toward-zero", 0, 0, 0x0C00, 0x6000},
+};
+
+static void measure_modes(void)
+{
+    for (int i = 0; i < 4; i++) {
+        fesetround(modes[i].mode);
+        modes[i].third = one / three;
+        modes[i].third_l = one_l / three_l;
+    }
+    fesetround(FE_TONEAREST);
+}
+
+/* Checks that the running code sees mode m; where says who looks. */
+static void check_mode(const struct expect *m, const char *where, int round)
+{
+    CHECK(fegetround() == m->mode, "%s round %d: fegetround() is not %s", where, round, m->name);
+    double q = one / three;
+    CHECK(memcmp(&q, &m->third, sizeof q) == 0, "%s round %d: 1/3 (double) not rounded %s",
+          where, round, m->name);
+#ifdef HAVE_X87
+    CHECK((x87_cw() & X87_RC_MASK) == m->x87_rc, "%s round %d: x87 control word %#x, want %s",
+          where, round, x87_cw(), m->name);
+    long double ql = one_l / three_l;
+    CHECK(ql == m->third_l, "%s round %d: 1/3 (x87 long double) not rounded %s", where, round,
+          m->name);
+#endif
+#ifdef HAVE_MXCSR
+    CHECK((_mm_getcsr() & MXCSR_RC_MASK) == m->mxcsr_rc, "%s round %d: MXCSR %#x, want %s", where,
+          round, _mm_getcsr(), m->name);
+#endif
+    (void)where;
+    (void)round;
+}
+
+static int64_t rounds_done[5];
+static int child_checked;
+
+static void child_of_upward(void *arg)
+{
+    (void)arg;
+    check_mode(&modes[1], "child spawned in upward mode", 0);
+    child_checked = 1;
+}
+
+/* arg = index into modes[]: sets that mode and keeps checking it. */
+static void rounding_coroutine(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    const struct expect *m = &modes[i];
+    char where[64];
+    snprintf(where, sizeof where, "coroutine in %s mode", m->name);
+    if (m->mode != FE_TONEAREST)
+        CHECK(fesetround(m->mode) == 0, "fesetround(%s)", m->name);
+    if (m->mode == FE_UPWARD)
+        coro_spawn(child_of_upward, NULL);
+    for (int r = 0; r < ROUNDS; r++) {
+        coro_yield_now();
+        check_mode(m, where, r);
+        rounds_done[i]++;
+    }
+}
+
+#ifdef HAVE_MXCSR
+/* Flush-to-zero and denormals-are-zero, SSE only: tiny * scale is a
+ * denormal that FTZ turns into 0. */
+static void ftz_coroutine(void *arg)
+{
+    (void)arg;
+    _mm_setcsr(_mm_getcsr() | MXCSR_FTZ | MXCSR_DAZ);
+    for (int r = 0; r < ROUNDS; r++) {
+        coro_yield_now();
+        unsigned csr = _mm_getcsr();
+        CHECK((csr & (MXCSR_FTZ | MXCSR_DAZ)) == (MXCSR_FTZ | MXCSR_DAZ),
+              "FTZ coroutine round %d: MXCSR %#x lost FTZ/DAZ", r, csr);
+        double d = tiny * scale;
+        CHECK(d == 0.0, "FTZ coroutine round %d: denormal not flushed", r);
+        CHECK((csr & MXCSR_RC_MASK) == 0, "FTZ coroutine round %d: rounding changed", r);
+        rounds_done[4]++;
+    }
+}
+
+static void no_ftz_check(const char *where, int round)
+{
+    unsigned csr = _mm_getcsr();
+    CHECK((csr & (MXCSR_FTZ | MXCSR_DAZ)) == 0, "%s round %d: MXCSR %#x has FTZ/DAZ", where, round,
+          csr);
+    double d = tiny * scale;
+    CHECK(d != 0.0, "%s round %d: denormal flushed to zero", where, round);
+}
+#endif
+
+/* Never touches the FPU state: must always see the default. */
+static void default_coroutine(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < ROUNDS; r++) {
+        coro_yield_now();
+        check_mode(&modes[0], "default coroutine", r);
+#ifdef HAVE_MXCSR
+        no_ftz_check("default coroutine", r);
+#endif
+        rounds_done[0]++;
+    }
+}
+
+int main(void)
+{
+    measure_modes();
+    CHECK(modes[1].third != modes[2].third, "upward and downward 1/3 should differ");
+    if (coro_runtime_init(0, NULL) < 0) {
+        perror("coro_runtime_init");
+        return 1;
+    }
+    coro_spawn(default_coroutine, NULL);
+    for (intptr_t i = 1; i < 4; i++)
+        coro_spawn(rounding_coroutine, (void *)i);
+#ifdef HAVE_MXCSR
+    coro_spawn(ftz_coroutine, NULL);
+#endif
+    coro_stats_t st;
+    CHECK(coro_run() == 0, "coroutines left");
+    coro_get_stats(&st);
+    for (int i = 0; i < 4; i++)
+        CHECK(rounds_done[i] == ROUNDS, "%s coroutine ran %lld rounds", modes[i].name,
+              (long long)rounds_done[i]);
+    CHECK(st.bytes_saved > 0 && st.bytes_restored > 0, "no stack was copied");
+    char what[300];
+    snprintf(what, sizeof what,
+             "rounding modes to-nearest/upward/downward/toward-zero, one per coroutine, "
+             "each seen again after every one of %d yields (fegetround%s%s, and 1/3 rounded "
+             "that way)",
+             ROUNDS,
+#ifdef HAVE_X87
+             ", x87 control word, x87 long double",
+#else
+             "",
+#endif
+#ifdef HAVE_MXCSR
+             ", MXCSR"
+#else
+             ""
+#endif
+    );
+    ok(what);
+#ifdef HAVE_MXCSR
+    CHECK(rounds_done[4] == ROUNDS, "FTZ coroutine ran %lld rounds", (long long)rounds_done[4]);
+    ok("MXCSR flush-to-zero/denormals-are-zero set in one coroutine stays there and nowhere else");
+#endif
+    CHECK(child_checked, "the child never ran");
+    ok("a coroutine spawned while in upward mode starts in upward mode");
+
+    check_mode(&modes[0], "scheduler after the run", 0);
+#ifdef HAVE_MXCSR
+    no_ftz_check("scheduler after the run", 0);
+#endif
+    ok("the scheduler stack is back in the default mode after the run");
+
+    coro_runtime_destroy();
+    if (failures) {
+        fprintf(stderr, "test_fpu_isolation: %d check(s) failed\n", failures);
+        return 1;
+    }
+    return 0;
+}
