@@ -69,7 +69,9 @@ void coro__fd_ready(int fd, unsigned events)
     if (fd >= rt->fds_cap)
         return;
     coro_fd_t *s = &rt->fds[fd];
-    if (events & (CORO_EV_READ | CORO_EV_ERROR)) {
+    if (events & (CORO_EV_HUP | CORO_EV_ERROR))
+        s->read_final = 1;
+    if (events & (CORO_EV_READ | CORO_EV_ERROR | CORO_EV_HUP)) {
         s->read_ready = 1;
         if (s->reader) {
             struct coro *c = s->reader;
@@ -121,7 +123,8 @@ static int fd_wait(int fd, int dir)
     }
     uint8_t *ready = dir ? &s->write_ready : &s->read_ready;
     if (*ready == 1) {
-        *ready = 0;
+        if (dir == DIR_WRITE || !s->read_final)
+            *ready = 0;
         return 0;
     }
     /* CORO_READY_UNKNOWN: the fd was never waited on, so the backend has
@@ -153,7 +156,7 @@ static int fd_wait(int fd, int dir)
         if (dir)
             s->write_ready = 0;
         else
-            s->read_ready = 0;
+            s->read_ready = s->read_final;
     }
     return rc;
 }
@@ -196,8 +199,9 @@ int64_t coro_read(int fd, void *buf, int64_t n)
         s = &rt->fds[fd];
         if (r > 0) {
             /* A short read drained the socket: the next read waits for an
-             * event first. A full read may have left more behind. */
-            s->read_ready = r == n;
+             * event first. A full read may have left more behind. After a
+             * hang-up there is no next event: EOF is what is left. */
+            s->read_ready = r == n || s->read_final;
             return r;
         }
         if (r == 0) {

@@ -90,7 +90,11 @@ typedef struct coro_fd {
     uint8_t read_ready;          /* 0, 1, or CORO_READY_UNKNOWN */
     uint8_t write_ready;
     uint8_t backend_registered;  /* for backends that register once */
-    uint8_t pad[5];
+    /* The backend reported a hang-up or error: reads will never block
+     * again, and an edge-triggered backend will not say so twice, so
+     * read_ready stays set from now on (a short read does not clear it). */
+    uint8_t read_final;
+    uint8_t pad[4];
 } coro_fd_t;
 
 typedef struct coro_runtime {

@@ -26,6 +26,11 @@ enum {
     CORO_EV_READ = 1u,
     CORO_EV_WRITE = 2u,
     CORO_EV_ERROR = 4u,
+    /* The peer will send nothing more (it closed or shut down its write
+     * side): reads now return the rest of the data, then EOF, and never
+     * block again. An edge-triggered backend reports this once, so the
+     * core must remember it (fd.c). CORO_EV_ERROR implies it. */
+    CORO_EV_HUP = 8u,
 };
 
 typedef struct coro_backend_ops {

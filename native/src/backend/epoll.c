@@ -82,6 +82,8 @@ static int epoll_poll(void *state, int64_t timeout_ns)
         unsigned ev = 0;
         if (e & (EPOLLIN | EPOLLRDHUP))
             ev |= CORO_EV_READ;
+        if (e & EPOLLRDHUP)
+            ev |= CORO_EV_HUP;
         if (e & EPOLLOUT)
             ev |= CORO_EV_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))
