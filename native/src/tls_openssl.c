@@ -119,12 +119,16 @@ static int coro_bio_read(BIO *b, char *buf, int len)
             r = read(t->fd, buf, (size_t)len);
         f = coro__fd_get(t->fd);
         if (r > 0) {
+            /* Short: the socket is drained, unless the peer hung up (then
+             * EOF is left and no further event will announce it). */
             if (f)
-                f->read_ready = r == len; /* short: the socket is drained */
+                f->read_ready = r == len || f->read_final;
             return (int)r;
         }
         if (r == 0) {
-            t->io_errno = 0; /* EOF; stays readable, no edge will come */
+            if (f)
+                f->read_ready = 1; /* EOF stays readable; no edge will come */
+            t->io_errno = 0;
             return 0;
         }
         if (errno == EINTR)
@@ -136,6 +140,8 @@ static int coro_bio_read(BIO *b, char *buf, int len)
             return -1;
         }
         t->io_errno = errno;
+        if (f)
+            f->read_ready = 1; /* the error is what the next read will see */
         return -1;
     }
 }
