@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
-import { choices, int, LIMITS, pin } from './parse.js';
+import { choices, exportFile, int, LIMITS, pin } from './parse.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -67,7 +67,7 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
     json: raw.json === true,
     raw: raw.raw === true,
-    export: raw.export,
+    export: exportFile(raw.export),
     pin: typeof raw.pin === 'string' ? pin(raw.pin) : undefined,
     noPin: raw.pin === false,
     reference: raw.reference,

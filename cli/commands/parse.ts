@@ -1,6 +1,9 @@
 // Validation of raw option strings into typed values. Every failure is a
 // UsageError with one line naming the option, the bad value and what is valid.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { exporterFor } from '../export/exporter.js';
 
 export function int(name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const s = String(raw).trim();
@@ -61,3 +64,13 @@ export const LIMITS = {
   port: { min: 0, max: 65_535 },
   timeout: { min: 1, max: 86_400 },
 };
+
+/** `--export FILE`: a known extension in an existing folder, checked before any run. */
+export function exportFile(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  const file = String(raw);
+  exporterFor(file);
+  const dir = dirname(resolve(file));
+  if (!existsSync(dir)) throw new UsageError(`cannot export to "${file}": folder ${dir} does not exist`);
+  return file;
+}

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { reportAction } from '../actions/report.js';
 import { UsageError } from '../errors.js';
 import { stdio } from './io.js';
+import { exportFile } from './parse.js';
 
 export interface ReportOptions {
   files: string[];
@@ -15,7 +16,7 @@ export interface ReportOptions {
 export function parseReportOptions(files: string[], raw: { html?: string; export?: string; json?: boolean; reference?: string }): ReportOptions {
   if (files.length === 0) throw new UsageError('report needs at least one results FILE (saved with --export FILE.json)');
   if (raw.html !== undefined && !/\.html?$/i.test(raw.html)) throw new UsageError(`--html wants a .html file name, got "${raw.html}"`);
-  return { files, html: raw.html, export: raw.export, json: raw.json === true, reference: raw.reference };
+  return { files, html: raw.html, export: exportFile(raw.export), json: raw.json === true, reference: raw.reference };
 }
 
 export function reportCommand(): Command {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { runAction } from '../actions/run.js';
 import { UsageError } from '../errors.js';
-import { int, LIMITS, optionalInt, pin } from './parse.js';
+import { exportFile, int, LIMITS, optionalInt, pin } from './parse.js';
 import { stdio } from './io.js';
 
 export interface RunOptions {
@@ -54,7 +54,7 @@ export function parseRunOptions(profile: string | undefined, raw: RawRunOptions)
     },
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
     json: raw.json === true,
-    export: raw.export,
+    export: exportFile(raw.export),
     pin: typeof raw.pin === 'string' ? pin(raw.pin) : undefined,
     noPin: raw.pin === false,
   };

@@ -1,7 +1,7 @@
 // `coro-bench switch`: options and their validation into SwitchOptions.
 import { Command } from 'commander';
 import { switchAction } from '../actions/switch.js';
-import { int, intList, LIMITS } from './parse.js';
+import { exportFile, int, intList, LIMITS } from './parse.js';
 import { stdio } from './io.js';
 
 export interface SwitchOptions {
@@ -35,7 +35,7 @@ export function parseSwitchOptions(raw: RawSwitchOptions): SwitchOptions {
     runs: int('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
     warmup: int('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
     json: raw.json === true,
-    export: raw.export,
+    export: exportFile(raw.export),
   };
 }
 

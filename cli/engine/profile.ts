@@ -8,7 +8,7 @@ import { ensureRuntime } from '../native/coro.js';
 import { paths } from '../paths.js';
 import type { ProfileWorkload, Profile } from '../profiles/profile.js';
 import type { Pinning } from '../workload/launch.js';
-import { configName } from '../workload/servers.js';
+import { configName, requireProgram, type ServerConfig } from '../workload/servers.js';
 import { resolveBackends, resolveConfigs } from './configs.js';
 import { runEchoSuite } from './echo.js';
 import { runIdleSuite } from './idle.js';
@@ -49,6 +49,23 @@ function skipped(name: string, reason: string): SuiteOutput {
   return { results: [{ type: 'skipped', name, reason }], failures: [], warnings: [`${name} skipped: ${reason}`] };
 }
 
+/** Splits configurations into those whose server program exists and skipped results for the others. */
+function available(configs: ServerConfig[], label: string): { run: ServerConfig[]; skip: SuiteOutput[] } {
+  requireProgram(paths.echoClient, 'echo_client');
+  const run: ServerConfig[] = [];
+  const skip: SuiteOutput[] = [];
+  for (const c of configs) {
+    try {
+      requireEchoPrograms([c]);
+      run.push(c);
+    } catch (err) {
+      if (!(err instanceof NativeMissingError)) throw err;
+      skip.push(skipped(`${label}: ${configName(c)}`, err.message));
+    }
+  }
+  return { run, skip };
+}
+
 export interface ProfileRunContext {
   port: number;
   pinning: Pinning;
@@ -62,10 +79,10 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
   try {
     switch (w.kind) {
       case 'echo': {
-        const configs = resolveConfigs(w.servers, w.backends, w.tls);
-        requireEchoPrograms(configs);
+        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, w.tls), label);
+        if (configs.length === 0) return mergeOutputs(skip);
         ctx.progress.note(`${label}: echo ${w.conns}x${w.txns}x${w.size} on ${configs.map(configName).join(', ')}`);
-        return await runEchoSuite(
+        const out = await runEchoSuite(
           {
             configs,
             workload: { conns: w.conns, txns: w.txns, size: w.size },
@@ -79,10 +96,11 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
           ctx.progress,
           partial,
         );
+        return mergeOutputs([out, ...skip]);
       }
       case 'idle': {
-        const configs = resolveConfigs(w.servers, w.backends, false);
-        requireEchoPrograms(configs);
+        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, false), label);
+        if (configs.length === 0) return mergeOutputs(skip);
         let fileLimit: number;
         try {
           fileLimit = fileLimitFor(w.conns) ?? w.conns + 64;
@@ -90,11 +108,12 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
           return skipped(`${label} (${w.conns} idle connections)`, errorMessage(err));
         }
         ctx.progress.note(`${label}: ${w.conns} idle connections for ${w.idle_s} s on ${configs.map(configName).join(', ')}`);
-        return await runIdleSuite(
+        const out = await runIdleSuite(
           { configs, conns: w.conns, idleSeconds: w.idle_s, runs: w.runs, warmup: w.warmup, port: ctx.port, pinning: ctx.pinning, timeoutMs: w.timeout_s * 1000, fileLimit },
           ctx.progress,
           partial,
         );
+        return mergeOutputs([out, ...skip]);
       }
       case 'smtp': {
         const missing = [paths.smtpServer, paths.smtpClient].filter((p) => !existsSync(p));

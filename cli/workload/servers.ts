@@ -31,7 +31,9 @@ export function serverProgram(kind: ServerKind): string {
 }
 
 export function requireProgram(file: string, what: string): void {
-  if (!existsSync(file)) throw new NativeMissingError(`${what} not built: ${BUILD_HINT} (looked for ${file})`);
+  if (existsSync(file)) return;
+  if (file.endsWith('.mjs')) throw new NativeMissingError(`${what} is missing (looked for ${file})`);
+  throw new NativeMissingError(`${what} not built: ${BUILD_HINT} (looked for ${file})`);
 }
 
 /** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
