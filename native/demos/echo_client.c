@@ -1,0 +1,559 @@
+/*
+ * echo_client - the coro++ echo load generator, verifying every byte.
+ *
+ *   echo_client [options] <ip> <port> <nconns> <ntrans> <packet_size>
+ *   options: -b NAME  event backend      -t  TLS
+ *            --json   one JSON object    --no-shutdown  never send !shutdown
+ *            --idle SECONDS  open the connections, keep them idle, ask !bench
+ *
+ * Contract (arguments, output lines, JSON fields, exit status):
+ * docs/programs.md.
+ *
+ * Each connection is a coroutine doing ntrans transactions: write one
+ * packet (payload + CRLF), read back exactly as many bytes, compare. The
+ * last connection to finish hands its stream to the main coroutine, which
+ * asks the server for `!bench` and then sends `!shutdown`; the others send
+ * `!quit` as soon as they are done.
+ *
+ * A load generator must not be the bottleneck, so a transaction costs what
+ * the server's does: one write and one read syscall (reading into a buffer
+ * larger than the reply makes the read short, so the next read waits for
+ * the event instead of trying and getting EAGAIN), no allocation, one clock
+ * read, one histogram increment and one memcmp. Per-connection buffers are
+ * on the heap: a coroutine's frame is copied on every switch, so it is kept
+ * small.
+ */
+#include <coro.h>
+
+#include "lib/demo_args.h"
+#include "lib/demo_proc.h"
+#include "lib/latency_hist.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define MAX_CONNS 1000000
+#define MAX_PACKET (256 * 1024 * 1024)
+/* Room beyond packet_size in the receive buffer: a read that could take
+ * more than the echo returns short, which tells the core the socket is
+ * drained. Bytes landing there are an echo longer than what we sent. */
+#define RX_SLACK 64
+/* How long the main coroutine waits for the server to close after
+ * `!shutdown` (so that a script sees the server gone when we exit). */
+#define SHUTDOWN_WAIT_MS 2000
+/* Connection errors reported one by one on stderr; the rest are counted. */
+#define MAX_ERROR_REPORTS 5
+
+struct conn {
+    coro_stream_t *s;
+    char *packet;     /* packet_size bytes: payload then CRLF */
+    char *rx;         /* packet_size + RX_SLACK bytes */
+    int64_t index;
+};
+
+/* Client-wide state, static (never on a coroutine stack: every coroutine
+ * reads it). */
+static struct {
+    /* options */
+    const char *host;
+    int port;
+    int64_t nconns, ntrans, size;
+    const char *backend;
+    bool tls, json, no_shutdown;
+    int64_t idle_ms;          /* -1: normal run */
+    const char *idle_text;    /* --idle argument as given, for the JSON */
+    coro_tls_ctx_t *tls_ctx;
+
+    struct conn *conns;
+    coro_t *main_coro;
+    int64_t finished;         /* connections done (well or not) */
+    struct conn *last;        /* healthy last finisher, handed to main */
+
+    /* results */
+    int64_t transactions, mismatches, errors, bytes_moved;
+    int64_t start_ns, end_ns;
+    char *server_bench;       /* server's !bench reply, CRLF stripped */
+    int fatal_errno;          /* the first connection failed: exit 2 */
+} cl = {.idle_ms = -1};
+
+static lat_hist_t latency_ns; /* every transaction's round trip */
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: echo_client [options] <ip> <port> <nconns> <ntrans> <packet_size>\n"
+            "  -b NAME          event backend (this build: %s)\n"
+            "  -t               TLS\n"
+            "  --json           print one JSON object instead of the coro++ lines\n"
+            "  --no-shutdown    end every connection with !quit, never !shutdown\n"
+            "  --idle SECONDS   open nconns connections, keep them idle SECONDS, then\n"
+            "                   ask the server's !bench (ntrans and packet_size may be\n"
+            "                   omitted)\n"
+            "  nconns, ntrans >= 1; packet_size >= 3 (payload + CRLF)\n",
+            coro_backends());
+}
+
+static void conn_error(const struct conn *c, const char *what)
+{
+    cl.errors++;
+    if (cl.errors <= MAX_ERROR_REPORTS)
+        fprintf(stderr, "echo_client: connection %lld: %s: %s\n", (long long)c->index, what,
+                strerror(errno));
+    else if (cl.errors == MAX_ERROR_REPORTS + 1)
+        fprintf(stderr, "echo_client: more connections failed (counted, not shown)\n");
+}
+
+/* Connects c and wraps it in a stream. 0, or -1 with errno. */
+static int conn_open(struct conn *c)
+{
+    int fd = coro_tcp_connect(cl.host, cl.port);
+    if (fd < 0)
+        return -1;
+    c->s = cl.tls ? coro_stream_open_tls(fd, 0, cl.tls_ctx, 0) : coro_stream_open(fd, 0);
+    if (!c->s) {
+        if (!cl.tls)
+            coro_close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    coro_stream_close(c->s);
+    c->s = NULL;
+}
+
+/* Ends a session politely: `!quit`, then close. */
+static void conn_quit(struct conn *c)
+{
+    static const char quit[] = "!quit\r\n";
+    coro_stream_write_all(c->s, quit, sizeof quit - 1);
+    conn_close(c);
+}
+
+/* Payload bytes vary by connection (the base pattern) and by transaction
+ * (the first up to 8 bytes carry the counter as letters A..P). Letters
+ * only: never CR, LF, or a leading '!'. */
+static void packet_init(struct conn *c)
+{
+    int64_t payload = cl.size - 2;
+    for (int64_t j = 0; j < payload; j++)
+        c->packet[j] = (char)('a' + (c->index * 7 + j) % 26);
+    c->packet[payload] = '\r';
+    c->packet[payload + 1] = '\n';
+}
+
+static inline void packet_stamp(char *packet, int64_t payload, uint64_t txn)
+{
+    int64_t k = payload < 8 ? payload : 8;
+    for (int64_t j = 0; j < k; j++, txn >>= 4)
+        packet[j] = (char)('A' + (txn & 15));
+}
+
+/* The transactions of one connection. 0, or -1 with errno when the
+ * connection failed (EPROTO: the server closed or over-answered). */
+static int run_transactions(struct conn *c)
+{
+    const int64_t size = cl.size, cap = size + RX_SLACK;
+    int64_t before = coro_now_ns();
+    for (int64_t i = 0; i < cl.ntrans; i++) {
+        packet_stamp(c->packet, size - 2, (uint64_t)i);
+        if (coro_stream_write_all(c->s, c->packet, size) < 0)
+            return -1;
+        int64_t got = 0;
+        while (got < size) {
+            int64_t n = coro_stream_read(c->s, c->rx + got, cap - got);
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EPROTO;
+                return -1;
+            }
+            got += n;
+        }
+        int64_t after = coro_now_ns();
+        lat_hist_record(&latency_ns, after - before);
+        before = after;
+        cl.transactions++;
+        cl.bytes_moved += size + got;
+        if (got != size || memcmp(c->rx, c->packet, (size_t)size) != 0) {
+            cl.mismatches++;
+            if (got != size) { /* out of step with the server: stop here */
+                errno = EPROTO;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Counts c as finished; the last one wakes the main coroutine. */
+static void conn_finished(struct conn *c)
+{
+    if (++cl.finished < cl.nconns)
+        return;
+    cl.end_ns = coro_now_ns();
+    cl.last = c->s ? c : NULL;
+    coro_schedule(cl.main_coro, 0);
+}
+
+/* One connection: connect (connection 0 is already connected by main),
+ * run the transactions, then quit, unless it is the last one. */
+static void worker(void *arg)
+{
+    struct conn *c = arg;
+    if (!c->s && conn_open(c) < 0) {
+        conn_error(c, "connect");
+        conn_finished(c);
+        return;
+    }
+    if (cl.idle_ms < 0) {
+        c->packet = malloc((size_t)(cl.size + cl.size + RX_SLACK));
+        if (!c->packet) {
+            conn_error(c, "buffer");
+            conn_close(c);
+        } else {
+            c->rx = c->packet + cl.size;
+            packet_init(c);
+            if (run_transactions(c) < 0) {
+                conn_error(c, "echo");
+                conn_close(c);
+            }
+            free(c->packet);
+            c->packet = c->rx = NULL;
+        }
+        if (c->s && cl.finished + 1 < cl.nconns)
+            conn_quit(c);
+    }
+    conn_finished(c);
+}
+
+/* Asks `!bench` (or `!bench json`) on s and keeps the reply. Not inlined:
+ * the main coroutine's frame stays small while it waits for the workers. */
+static __attribute__((noinline)) int ask_bench(coro_stream_t *s)
+{
+    const char *req = cl.json ? "!bench json\r\n" : "!bench\r\n";
+    const char *line;
+    if (coro_stream_write_all(s, req, (int64_t)strlen(req)) < 0)
+        return -1;
+    int64_t n = coro_stream_read_line(s, &line, '\n');
+    if (n <= 0) {
+        if (n == 0)
+            errno = EPROTO;
+        return -1;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (cl.json && (n < 2 || line[0] != '{' || line[n - 1] != '}')) {
+        errno = EPROTO; /* not the JSON object we asked for */
+        return -1;
+    }
+    free(cl.server_bench);
+    cl.server_bench = strndup(line, (size_t)n);
+    return cl.server_bench ? 0 : -1;
+}
+
+/* Sends `!shutdown` (or `!quit` with --no-shutdown) on c and closes it.
+ * After !shutdown, waits a little for the server to close its end, so the
+ * server is gone (or going) when we exit. */
+static void conn_last_words(struct conn *c)
+{
+    if (cl.no_shutdown) {
+        conn_quit(c);
+        return;
+    }
+    static const char req[] = "!shutdown\r\n";
+    if (coro_stream_write_all(c->s, req, sizeof req - 1) == (int64_t)sizeof req - 1 &&
+        coro_stream_shutdown(c->s) == 0 && coro_deadline_push(SHUTDOWN_WAIT_MS) == 0) {
+        static char sink[256]; /* static: nobody reads it */
+        while (coro_stream_read(c->s, sink, sizeof sink) > 0)
+            ;
+        coro_deadline_pop();
+    }
+    conn_close(c);
+}
+
+/* The end of a run: !bench and !shutdown on c, or on a fresh connection
+ * when the last finisher could not do it. */
+static void final_exchange(struct conn *c)
+{
+    struct conn spare = {.index = cl.nconns};
+    if (!c) {
+        c = &spare;
+        if (conn_open(c) < 0) {
+            conn_error(c, "connect for !bench");
+            return;
+        }
+    }
+    if (ask_bench(c->s) < 0) {
+        conn_error(c, "!bench");
+        conn_close(c);
+        return;
+    }
+    conn_last_words(c);
+}
+
+static void idle_phase(void)
+{
+    coro_sleep_ms(cl.idle_ms);
+    struct conn *bench_conn = NULL;
+    for (int64_t i = 0; i < cl.nconns; i++)
+        if (cl.conns[i].s) {
+            bench_conn = &cl.conns[i];
+            break;
+        }
+    cl.end_ns = coro_now_ns();
+    /* Everyone else quits first, then the bench connection has the last
+     * word, as in a normal run. The figures are taken before anyone quits. */
+    if (bench_conn && ask_bench(bench_conn->s) < 0) {
+        conn_error(bench_conn, "!bench");
+        conn_close(bench_conn);
+        bench_conn = NULL;
+    }
+    for (int64_t i = 0; i < cl.nconns; i++)
+        if (cl.conns[i].s && &cl.conns[i] != bench_conn)
+            conn_quit(&cl.conns[i]);
+    if (bench_conn)
+        conn_last_words(bench_conn);
+    else if (!cl.server_bench)
+        final_exchange(NULL);
+}
+
+static void main_coroutine(void *arg)
+{
+    (void)arg;
+    cl.start_ns = coro_now_ns();
+    /* Connection 0 first, alone: if the server is not there, that is a
+     * usage error (exit 2) with one clear message, not nconns failures. */
+    if (conn_open(&cl.conns[0]) < 0) {
+        cl.fatal_errno = errno ? errno : EIO;
+        return;
+    }
+    for (int64_t i = 0; i < cl.nconns; i++) {
+        if (!coro_spawn(worker, &cl.conns[i])) {
+            conn_error(&cl.conns[i], "spawn");
+            if (cl.conns[i].s)
+                conn_close(&cl.conns[i]);
+            cl.finished++;
+        }
+    }
+    if (cl.finished < cl.nconns)
+        coro_yield(); /* until the last worker is done */
+    if (cl.idle_ms >= 0)
+        idle_phase();
+    else
+        final_exchange(cl.last);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                    */
+
+static void print_text(const coro_rusage_t *client, const coro_stats_t *st)
+{
+    char buf[1024];
+    printf("server bench: %s\n", cl.server_bench ? cl.server_bench : "unavailable");
+    coro_rusage_format(client, buf, sizeof buf);
+    printf("client bench: %s\n", buf);
+    printf("read_block: %lld  write_block: %lld\n", (long long)st->read_blocks,
+           (long long)st->write_blocks);
+}
+
+static void print_json(const coro_rusage_t *client, const coro_stats_t *st)
+{
+    char buf[1024];
+    const char *server = cl.server_bench ? cl.server_bench : "null";
+    if (cl.idle_ms >= 0) {
+        printf("{\"conns\":%lld,\"idle_seconds\":%s,\"errors\":%lld,\"server\":%s}\n",
+               (long long)cl.nconns, cl.idle_text, (long long)cl.errors, server);
+        return;
+    }
+    int64_t wall_ns = cl.end_ns - cl.start_ns;
+    double wall_s = (double)wall_ns / 1e9;
+    coro_rusage_format_json(client, buf, sizeof buf);
+    printf("{\"conns\":%lld,\"txns\":%lld,\"size\":%lld,\"transactions\":%lld,"
+           "\"mismatches\":%lld,\"errors\":%lld,\"wall_us\":%lld,\"txn_per_s\":%.1f,"
+           "\"bytes_moved\":%lld,",
+           (long long)cl.nconns, (long long)cl.ntrans, (long long)cl.size,
+           (long long)cl.transactions, (long long)cl.mismatches, (long long)cl.errors,
+           (long long)(wall_ns / 1000), wall_s > 0 ? (double)cl.transactions / wall_s : 0.0,
+           (long long)cl.bytes_moved);
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},",
+           lat_hist_percentile(&latency_ns, 50) / 1e3, lat_hist_percentile(&latency_ns, 90) / 1e3,
+           lat_hist_percentile(&latency_ns, 99) / 1e3,
+           lat_hist_percentile(&latency_ns, 99.9) / 1e3, latency_ns.max / 1e3);
+    printf("\"client\":%s,\"server\":%s,\"read_block\":%lld,\"write_block\":%lld,"
+           "\"backend\":\"%s\",\"tls\":%s}\n",
+           buf, server, (long long)st->read_blocks, (long long)st->write_blocks,
+           coro_backend_name(), cl.tls ? "true" : "false");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments                                                                 */
+
+static int bad_arg(const char *what, const char *value)
+{
+    fprintf(stderr, "echo_client: %s: '%s'\n", what, value);
+    usage(stderr);
+    return 2;
+}
+
+/* Parses argv into cl. Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv)
+{
+    enum { OPT_JSON = 1000, OPT_NO_SHUTDOWN, OPT_IDLE, OPT_HELP };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
+        {"idle", required_argument, NULL, OPT_IDLE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    opterr = 0; /* our messages, below */
+    while ((opt = getopt_long(argc, argv, "b:th", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            cl.backend = optarg;
+            break;
+        case 't':
+            cl.tls = true;
+            break;
+        case OPT_JSON:
+            cl.json = true;
+            break;
+        case OPT_NO_SHUTDOWN:
+            cl.no_shutdown = true;
+            break;
+        case OPT_IDLE:
+            if (demo_parse_seconds_ms(optarg, 86400 * 1000LL, &cl.idle_ms) < 0)
+                return bad_arg("--idle wants a number of seconds >= 0", optarg);
+            cl.idle_text = optarg;
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            /* getopt takes "-5" for an option: say what it really is. */
+            if (opt == '?' && optopt >= '0' && optopt <= '9')
+                fprintf(stderr, "echo_client: negative numbers are not allowed (%s)\n",
+                        argv[optind - 1]);
+            else if (opt == '?' && optopt)
+                fprintf(stderr, "echo_client: unknown option or missing value: -%c\n", optopt);
+            else
+                fprintf(stderr, "echo_client: unknown option %s\n", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    int npos = argc - optind;
+    if (!(npos == 5 || (cl.idle_ms >= 0 && npos == 3))) {
+        fprintf(stderr, "echo_client: expected 5 arguments, got %d\n", npos);
+        usage(stderr);
+        return 2;
+    }
+    char **pos = argv + optind;
+    int64_t port;
+    cl.host = pos[0];
+    if (demo_parse_i64(pos[1], 1, 65535, &port) < 0)
+        return bad_arg("port must be a number in 1..65535", pos[1]);
+    cl.port = (int)port;
+    if (demo_parse_i64(pos[2], 1, MAX_CONNS, &cl.nconns) < 0)
+        return bad_arg("nconns must be a number in 1..1000000", pos[2]);
+    cl.ntrans = 1;
+    cl.size = 3;
+    if (npos == 5) {
+        if (demo_parse_i64(pos[3], 1, INT64_MAX / 2, &cl.ntrans) < 0)
+            return bad_arg("ntrans must be a number >= 1", pos[3]);
+        if (demo_parse_i64(pos[4], 3, MAX_PACKET, &cl.size) < 0)
+            return bad_arg("packet_size must be a number in 3..268435456 (payload + CRLF)",
+                           pos[4]);
+    }
+    if (cl.backend && !demo_backend_known(cl.backend)) {
+        fprintf(stderr, "echo_client: backend '%s' is not in this build (it has: %s)\n",
+                cl.backend, coro_backends());
+        return 2;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(cl.host, NULL, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "echo_client: cannot resolve address '%s': %s\n", cl.host,
+                gai_strerror(rc));
+        return 2;
+    }
+    freeaddrinfo(res);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc >= 0)
+        return rc;
+
+    demo_ignore_sigpipe();
+    long fd_limit = demo_raise_fd_limit();
+    if (fd_limit > 0 && cl.nconns + 16 > fd_limit)
+        fprintf(stderr, "echo_client: warning: %lld connections but the fd limit is %ld\n",
+                (long long)cl.nconns, fd_limit);
+
+    coro_rusage_t started, ended, used;
+    coro_rusage_now(&started);
+    lat_hist_init(&latency_ns);
+    cl.conns = calloc((size_t)cl.nconns, sizeof *cl.conns);
+    if (!cl.conns) {
+        fprintf(stderr, "echo_client: out of memory for %lld connections\n",
+                (long long)cl.nconns);
+        return 1;
+    }
+    for (int64_t i = 0; i < cl.nconns; i++)
+        cl.conns[i].index = i;
+    if (cl.tls && !(cl.tls_ctx = coro_tls_client_ctx())) {
+        fprintf(stderr, "echo_client: TLS setup failed: %s\n", strerror(errno));
+        return 1;
+    }
+    if (coro_runtime_init(0, cl.backend) < 0) {
+        fprintf(stderr, "echo_client: cannot start the %s backend: %s\n",
+                cl.backend ? cl.backend : "default", strerror(errno));
+        return 1;
+    }
+    cl.main_coro = coro_spawn(main_coroutine, NULL);
+    if (!cl.main_coro) {
+        fprintf(stderr, "echo_client: cannot start: %s\n", strerror(errno));
+        return 1;
+    }
+    int64_t left = coro_run();
+    if (left != 0)
+        fprintf(stderr, "echo_client: event loop ended with %lld coroutines stuck\n",
+                (long long)left);
+    if (cl.fatal_errno) {
+        fprintf(stderr, "echo_client: cannot connect to %s:%d: %s\n", cl.host, cl.port,
+                strerror(cl.fatal_errno));
+        return 2;
+    }
+
+    coro_rusage_now(&ended);
+    coro_rusage_diff(&started, &ended, &used);
+    coro_stats_t st;
+    coro_get_stats(&st);
+    if (cl.json)
+        print_json(&used, &st);
+    else
+        print_text(&used, &st);
+    fflush(stdout);
+    if (cl.mismatches || cl.errors)
+        fprintf(stderr, "echo_client: %lld mismatched transactions, %lld failed connections\n",
+                (long long)cl.mismatches, (long long)cl.errors);
+    coro_runtime_destroy();
+    if (cl.tls_ctx)
+        coro_tls_ctx_free(cl.tls_ctx);
+    free(cl.server_bench);
+    free(cl.conns);
+    return (cl.mismatches || cl.errors || left != 0 || !cl.server_bench) ? 1 : 0;
+}

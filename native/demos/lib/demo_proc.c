@@ -1,0 +1,58 @@
+/*
+ * demo_proc.c - process setup for the demos (see demo_proc.h).
+ */
+#include "demo_proc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+int demo_exe_relative(const char *rel, char *out, size_t cap)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    int w = snprintf(out, cap, "%s/%s", slash ? exe : ".", rel);
+    if (w < 0 || (size_t)w >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+int demo_default_tls_cert(char *out, size_t cap)
+{
+    return demo_exe_relative("tls/cert.pem", out, cap);
+}
+
+int demo_default_tls_key(char *out, size_t cap)
+{
+    return demo_exe_relative("tls/key.pem", out, cap);
+}
+
+long demo_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+void demo_ignore_sigpipe(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
