@@ -3,10 +3,11 @@
  * per session, the protocol in lib/smtp_session.c.
  *
  *   smtp_server [-P PORT] [-a ADDR] [-b BACKEND] [-d SPOOL_DIR]
- *               [-m MAX_MESSAGE_BYTES] [-R]
+ *               [-m MAX_MESSAGE_BYTES] [-T IDLE_SECONDS] [-R]
  *
  * Defaults: port 9025, address 127.0.0.1, messages up to 10 MiB, no spool
- * (messages are counted, not stored). Once listening it prints
+ * (messages are counted, not stored), sessions idle for 300 s (RFC 5321
+ * 4.5.3.2.7) get 421 and are closed. Once listening it prints
  * `smtp_server starting on port N` on stdout (the real port, also with
  * -P 0). On exit: `exiting event loop`, `messages: N  bytes: N`,
  * `read_block: N  write_block: N`.
@@ -54,7 +55,8 @@
 
 #define DEFAULT_PORT       9025
 #define READ_BUF_BYTES     8192             /* per connection */
-#define IDLE_TIMEOUT_MS    (5 * 60 * 1000)  /* RFC 5321 4.5.3.2.7: 5 minutes */
+#define IDLE_TIMEOUT_MS    (5 * 60 * 1000)  /* default -T; RFC 5321 4.5.3.2.7: 5 minutes */
+#define MAX_IDLE_MS        (24 * 3600 * 1000LL)
 #define LINGER_MS          2000             /* wait for the peer's FIN after our last reply */
 #define LINGER_MAX_BYTES   (1024 * 1024)    /* input discarded while lingering, at most */
 #define ACCEPT_BACKOFF_MS  100
@@ -65,6 +67,7 @@ static struct {
     int listen_fd;
     int spool_fd;                /* -d directory, or -1 */
     int64_t max_message_bytes;
+    int64_t idle_ms;             /* -T */
     bool allow_remote_shutdown;  /* -R */
     bool stopping;
     long pid;
@@ -300,7 +303,7 @@ static void session_main(void *arg)
     if (flush(c) < 0) /* the greeting */
         goto done;
     while (!end) {
-        if (coro_deadline_push(IDLE_TIMEOUT_MS) < 0)
+        if (coro_deadline_push(srv.idle_ms) < 0)
             break;
         int64_t n = coro_stream_read(c->st, c->rbuf, sizeof c->rbuf);
         bool timed_out = n < 0 && errno == ETIMEDOUT;
@@ -388,14 +391,15 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: smtp_server [-P PORT] [-a ADDR] [-b BACKEND] [-d SPOOL_DIR]\n"
-            "                   [-m MAX_MESSAGE_BYTES] [-R]\n"
+            "                   [-m MAX_MESSAGE_BYTES] [-T IDLE_SECONDS] [-R]\n"
             "  -P PORT   TCP port, 0 for an ephemeral one (default %d)\n"
             "  -a ADDR   address to bind (default 127.0.0.1)\n"
             "  -b NAME   event backend, one of: %s\n"
             "  -d DIR    write each message to DIR/<n>-<pid>.eml\n"
             "  -m BYTES  largest message body accepted (default %d)\n"
+            "  -T SECS   close sessions idle that long with 421 (default %d)\n"
             "  -R        accept SHUTDOWN from any peer, not only loopback\n",
-            DEFAULT_PORT, coro_backends(), SMTP_DEFAULT_MAX_MESSAGE);
+            DEFAULT_PORT, coro_backends(), SMTP_DEFAULT_MAX_MESSAGE, IDLE_TIMEOUT_MS / 1000);
     exit(2);
 }
 
@@ -406,7 +410,8 @@ int main(int argc, char **argv)
     int opt;
 
     srv.max_message_bytes = SMTP_DEFAULT_MAX_MESSAGE;
-    while ((opt = getopt(argc, argv, "P:a:b:d:m:Rh")) != -1) {
+    srv.idle_ms = IDLE_TIMEOUT_MS;
+    while ((opt = getopt(argc, argv, "P:a:b:d:m:T:Rh")) != -1) {
         switch (opt) {
         case 'P':
             if (demo_parse_i64(optarg, 0, 65535, &port) < 0) {
@@ -431,6 +436,12 @@ int main(int argc, char **argv)
         case 'm':
             if (demo_parse_i64(optarg, 1, INT64_MAX / 2, &srv.max_message_bytes) < 0) {
                 fprintf(stderr, "smtp_server: bad message size '%s'\n", optarg);
+                usage();
+            }
+            break;
+        case 'T':
+            if (demo_parse_seconds_ms(optarg, MAX_IDLE_MS, &srv.idle_ms) < 0 || srv.idle_ms < 1) {
+                fprintf(stderr, "smtp_server: bad idle timeout '%s'\n", optarg);
                 usage();
             }
             break;

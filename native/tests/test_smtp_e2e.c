@@ -4,13 +4,15 @@
  * Runs the two programs found beside the test folder
  * (dirname(/proc/self/exe)/../smtp_server and ../smtp_client):
  *
- *  1. starts `smtp_server -P 0 -d SPOOL -m 100000` and reads its ready line;
+ *  1. starts `smtp_server -P 0 -d SPOOL -m 100000 -T 1` and reads its ready
+ *     line;
  *     plants a symlink under the name the server's first spool file would
  *     get, pointing outside the spool;
  *  2. talks raw SMTP on a socket: a 100 KB line without a newline (500, the
  *     session goes on), a 6000-byte message (552 after the "."), binary
  *     junk (500), a 160 KB message (552 after the "."; its partly written
  *     spool file removed), a pipelined group (replies in order);
+ *     and keeps one session silent (421 after 1 s, then closed);
  *  3. runs `smtp_client --json 127.0.0.1 PORT 10 20 1000` and checks its
  *     exit status 0, "messages":200 and "errors":0, and the server's BENCH
  *     figures inside it;
@@ -241,6 +243,21 @@ static void raw_session(int port)
            "group in order, QUIT 221\n");
 }
 
+/* A session that says nothing gets 421 after -T (1 s) and is closed. */
+static void idle_session(int port)
+{
+    int fd = raw_connect(port);
+    char line[256];
+    CHECK(read_line_fd(fd, line, sizeof line) > 4 && memcmp(line, "220 ", 4) == 0, "greeting %s",
+          line);
+    CHECK(read_line_fd(fd, line, sizeof line) > 4 && memcmp(line, "421 4.4.2 ", 10) == 0 &&
+              strstr(line, "Idle timeout"),
+          "idle: %s", line);
+    CHECK(read_line_fd(fd, line, sizeof line) < 0, "no EOF after 421: %s", line);
+    close(fd);
+    printf("ok: an idle session gets 421 after -T 1 and is closed\n");
+}
+
 /* ---- spool -------------------------------------------------------------- */
 
 static void check_spool(const char *outside)
@@ -319,7 +336,7 @@ int main(void)
 
     char max_arg[32];
     snprintf(max_arg, sizeof max_arg, "%d", MAX_MESSAGE);
-    char *sargv[] = {server, "-P", "0", "-d", spool, "-m", max_arg, NULL};
+    char *sargv[] = {server, "-P", "0", "-d", spool, "-m", max_arg, "-T", "1", NULL};
     int sout;
     server_pid = spawn(sargv, &sout);
     char ready[256];
@@ -339,6 +356,7 @@ int main(void)
     printf("ok: smtp_server ready on port %d (spool %s)\n", port, spool);
 
     raw_session(port);
+    idle_session(port);
 
     char port_arg[16], conns[16], msgs[16], bytes[16];
     snprintf(port_arg, sizeof port_arg, "%d", port);
