@@ -114,8 +114,16 @@ static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
         return; /* a new coroutine: nothing saved (and no buffer yet) */
     ASAN_UNPOISON(rt->stack_top - len, (size_t)len);
 #ifdef CORO_HAVE_MEMCHECK
-    if (CORO_UNLIKELY(rt->on_valgrind))
-        VALGRIND_MAKE_MEM_UNDEFINED(rt->stack_top - len, (size_t)len);
+    /* Memcheck keeps the 128 bytes below the stack pointer addressable (the
+     * amd64 red zone) and, when SP moves down, marks only what enters that
+     * zone; so the zone below the resumed SP must be addressable too, or
+     * the coroutine's next call (its return-address slot lies just below
+     * the slice) is reported as an invalid write. */
+    if (CORO_UNLIKELY(rt->on_valgrind)) {
+        char *lo = rt->stack_top - len - 128;
+        lo = lo < rt->stack_lo ? rt->stack_lo : lo;
+        VALGRIND_MAKE_MEM_UNDEFINED(lo, (size_t)(rt->stack_top - lo));
+    }
 #endif
     memcpy(rt->stack_top - len, c->save_buf, (size_t)len);
     rt->stats.bytes_restored += len;
