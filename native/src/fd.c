@@ -171,7 +171,7 @@ int coro__wait_read_ready(int fd)
     coro_fd_t *s = fd_slot(coro__rt, fd);
     if (!s)
         return -1;
-    if (s->read_ready)
+    if (s->read_ready == 1)
         return 0;
     if (fd_wait(fd, DIR_READ) < 0)
         return -1;

@@ -89,7 +89,7 @@ static bool is_idle(coro_stream_t *s)
     if (s->tls)
         return false; /* OpenSSL reads the fd itself; keep it simple */
     coro_fd_t *f = coro__fd_get(s->fd);
-    return f && !f->read_ready;
+    return f && f->read_ready != 1; /* 0, or CORO_READY_UNKNOWN: wait first */
 }
 
 /* Makes room for more input after the unread data. 0 or -1 (ENOMEM). */
