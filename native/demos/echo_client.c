@@ -4,7 +4,9 @@
  *   echo_client [options] <ip> <port> <nconns> <ntrans> <packet_size>
  *   options: -b NAME  event backend      -t  TLS
  *            --json   one JSON object    --no-shutdown  never send !shutdown
- *            --idle SECONDS  open the connections, keep them idle, ask !bench
+ *            --idle SECONDS  open the connections (and run the transactions, if
+ *                            ntrans and packet_size are given), keep them
+ *                            idle that long, then ask !bench and close
  *
  * Contract (arguments, output lines, JSON fields, exit status):
  * docs/programs.md.
@@ -67,7 +69,6 @@ static struct {
     const char *backend;
     bool tls, json, no_shutdown;
     int64_t idle_ms;          /* -1: normal run */
-    const char *idle_text;    /* --idle argument as given, for the JSON */
     coro_tls_ctx_t *tls_ctx;
 
     struct conn *conns;
@@ -92,9 +93,9 @@ static void usage(FILE *to)
             "  -t               TLS\n"
             "  --json           print one JSON object instead of the coro++ lines\n"
             "  --no-shutdown    end every connection with !quit, never !shutdown\n"
-            "  --idle SECONDS   open nconns connections, keep them idle SECONDS, then\n"
-            "                   ask the server's !bench (ntrans and packet_size may be\n"
-            "                   omitted)\n"
+            "  --idle SECONDS   open nconns connections, run the transactions (if\n"
+            "                   ntrans and packet_size are given), keep the connections\n"
+            "                   idle SECONDS, then ask the server's !bench\n"
             "  nconns, ntrans >= 1; packet_size >= 3 (payload + CRLF)\n",
             coro_backends());
 }
@@ -213,7 +214,7 @@ static void worker(void *arg)
         conn_finished(c);
         return;
     }
-    if (cl.idle_ms < 0) {
+    if (cl.ntrans > 0) {
         c->packet = malloc((size_t)(cl.size + cl.size + RX_SLACK));
         if (!c->packet) {
             conn_error(c, "buffer");
@@ -228,7 +229,8 @@ static void worker(void *arg)
             free(c->packet);
             c->packet = c->rx = NULL;
         }
-        if (c->s && cl.finished + 1 < cl.nconns)
+        /* In --idle mode the connection stays open for main to close. */
+        if (c->s && cl.idle_ms < 0 && cl.finished + 1 < cl.nconns)
             conn_quit(c);
     }
     conn_finished(c);
@@ -369,8 +371,10 @@ static void print_json(const coro_rusage_t *client, const coro_stats_t *st)
     char buf[1024];
     const char *server = cl.server_bench ? cl.server_bench : "null";
     if (cl.idle_ms >= 0) {
-        printf("{\"conns\":%lld,\"idle_seconds\":%s,\"errors\":%lld,\"server\":%s}\n",
-               (long long)cl.nconns, cl.idle_text, (long long)cl.errors, server);
+        printf("{\"conns\":%lld,\"idle_seconds\":%g,\"transactions\":%lld,\"mismatches\":%lld,"
+               "\"errors\":%lld,\"server\":%s}\n",
+               (long long)cl.nconns, (double)cl.idle_ms / 1000.0, (long long)cl.transactions,
+               (long long)cl.mismatches, (long long)cl.errors, server);
         return;
     }
     int64_t wall_ns = cl.end_ns - cl.start_ns;
@@ -433,7 +437,6 @@ static int parse_args(int argc, char **argv)
         case OPT_IDLE:
             if (demo_parse_seconds_ms(optarg, 86400 * 1000LL, &cl.idle_ms) < 0)
                 return bad_arg("--idle wants a number of seconds >= 0", optarg);
-            cl.idle_text = optarg;
             break;
         case 'h':
         case OPT_HELP:
@@ -466,7 +469,7 @@ static int parse_args(int argc, char **argv)
     cl.port = (int)port;
     if (demo_parse_i64(pos[2], 1, MAX_CONNS, &cl.nconns) < 0)
         return bad_arg("nconns must be a number in 1..1000000", pos[2]);
-    cl.ntrans = 1;
+    cl.ntrans = 0; /* --idle without ntrans/packet_size: no transactions */
     cl.size = 3;
     if (npos == 5) {
         if (demo_parse_i64(pos[3], 1, INT64_MAX / 2, &cl.ntrans) < 0)
