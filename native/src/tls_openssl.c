@@ -13,16 +13,23 @@
  *  2. Readiness flags. The core keeps a per-fd "ready" flag (coro_fd_t in
  *     runtime.h, see fd.c): a backend event sets it, a wait consumes it, and
  *     EAGAIN or a short read must clear it. OpenSSL's own read(2)/write(2)
- *     would not clear it, so after a WANT_READ the next coro_wait_readable
- *     would consume a stale flag and return at once: at best a wasted loop,
- *     and with an edge-triggered backend the real edge may already have been
- *     consumed, so the flag would never be set right again. Our BIO clears
- *     the flag exactly when the kernel says EAGAIN (or a read comes back
- *     short, which means the socket is drained), the same rule coro_read
- *     follows. Clearing it on every WANT_READ instead would be wrong the other
- *     way round: OpenSSL can ask to be called again without having seen
- *     EAGAIN, and then a cleared flag could wait for an edge that already
- *     came and went.
+ *     would not clear it, so after a WANT_READ the wait would consume a stale
+ *     flag and return at once, and with an edge-triggered backend the real
+ *     edge may already have been consumed: the loop would spin or wait for
+ *     an event that never comes. Our BIO applies coro_read's rule at the
+ *     syscall itself: EAGAIN clears the flag, a short read clears it unless
+ *     the peer hung up (read_final), EOF and errors leave it set, and a read
+ *     on an fd known to be drained returns "retry" without the recv that
+ *     would only say EAGAIN (one syscall saved per transaction). Clearing
+ *     the flag on every WANT_READ instead would be wrong the other way
+ *     round: OpenSSL can ask to be called again without having seen EAGAIN,
+ *     and a cleared flag could then wait for an edge that already came.
+ *
+ * One reader and one writer coroutine may share a session, but TLS can make
+ * a read write (a TLS 1.3 key update) or a write read (TLS 1.2
+ * renegotiation, which the server refuses by default in OpenSSL 3); if the
+ * other coroutine is already waiting in that direction, the wait fails with
+ * EBUSY (coro_wait_*). The demos use one coroutine per connection.
  *
  * OpenSSL's error queue is per thread, and all coroutines share the thread:
  * an error left behind by one session would make SSL_get_error() misreport
