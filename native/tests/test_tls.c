@@ -284,6 +284,10 @@ static void run_scenario(enum scenario sc, int want_errno)
                want_errno ? strerror(want_errno) : "");
 }
 
+/* Set when find_cert made a temporary pair (removed at exit). */
+static char tmp_dir[] = "/tmp/test_tls.XXXXXX";
+static int made_tmp_dir;
+
 /* Finds build/tls/{cert,key}.pem from build/tests/test_tls, or makes a pair
  * in a temporary folder. 0 or -1. */
 static int find_cert(char *cert, char *key, size_t cap)
@@ -298,17 +302,17 @@ static int find_cert(char *cert, char *key, size_t cap)
         if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
             return 0;
     }
-    static char tmp[] = "/tmp/test_tls.XXXXXX";
-    if (!mkdtemp(tmp))
+    if (!mkdtemp(tmp_dir))
         return -1;
-    snprintf(cert, cap, "%s/cert.pem", tmp);
-    snprintf(key, cap, "%s/key.pem", tmp);
+    made_tmp_dir = 1;
+    snprintf(cert, cap, "%s/cert.pem", tmp_dir);
+    snprintf(key, cap, "%s/key.pem", tmp_dir);
     char cmd[3 * PATH_MAX];
     snprintf(cmd, sizeof cmd,
              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
              "-keyout %s -out %s -days 1 -subj /CN=localhost 2>/dev/null",
              key, cert);
-    fprintf(stderr, "test_tls: no build certificate, generating one in %s\n", tmp);
+    fprintf(stderr, "test_tls: no build certificate, generating one in %s\n", tmp_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -360,6 +364,11 @@ int main(void)
     coro_tls_ctx_free(T.server_ctx);
     coro_tls_ctx_free(T.client_ctx);
     free(T.big);
+    if (made_tmp_dir) {
+        unlink(cert);
+        unlink(key);
+        rmdir(tmp_dir);
+    }
     if (failures) {
         fprintf(stderr, "test_tls: %d check(s) failed\n", failures);
         return 1;
