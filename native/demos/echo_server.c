@@ -210,18 +210,13 @@ static __attribute__((noinline)) enum verdict handle_command(coro_stream_t *s, c
     return coro_stream_write_all(s, line, len) < 0 ? END_SESSION : KEEP_GOING;
 }
 
-/* One connection. arg is the accepted fd; the stream (and TLS handshake)
- * is set up here, so a slow handshake never holds up the acceptor. */
-static void session(void *arg)
+/* The echo loop of one connection, until it ends; closes the stream.
+ * session() tail-calls it, so while a connection waits its stack holds only
+ * this frame (48 bytes on x86-64 with gcc -O2: s, the line pointer, the
+ * return address) above the core's own frames. Every byte of a waiting
+ * coroutine's stack is copied out and back on each switch. */
+static __attribute__((noinline)) void serve(coro_stream_t *s)
 {
-    int fd = (int)(intptr_t)arg;
-    coro_stream_t *s = server.tls ? coro_stream_open_tls(fd, server.max_line, server.tls, 1)
-                                  : coro_stream_open(fd, server.max_line);
-    if (!s) {
-        if (!server.tls)
-            coro_close(fd); /* the TLS variant closes it on failure */
-        return;
-    }
     for (;;) {
         const char *line;
         int64_t len = coro_stream_read_line(s, &line, '\n');
@@ -245,6 +240,21 @@ static void session(void *arg)
         break;
     }
     coro_stream_close(s);
+}
+
+/* One connection. arg is the accepted fd; the stream (and TLS handshake)
+ * is set up here, so a slow handshake never holds up the acceptor. */
+static void session(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    coro_stream_t *s = server.tls ? coro_stream_open_tls(fd, server.max_line, server.tls, 1)
+                                  : coro_stream_open(fd, server.max_line);
+    if (!s) {
+        if (!server.tls)
+            coro_close(fd); /* the TLS variant closes it on failure */
+        return;
+    }
+    serve(s);
 }
 
 /* Accepts until the listener is closed. */
