@@ -41,11 +41,11 @@ for arch in "${arches[@]}"; do
     case "$arch" in
         i386)
             need_apt g++-multilib
-            make -s BUILD=build-i386 ARCH=i386 TLS=none EXTRA_CFLAGS=-m32 LDFLAGS=-m32 -j2 tests-only
+            make -s BUILD=build-i386 ARCH=i386 TLS=none LTO= EXTRA_CFLAGS=-m32 LDFLAGS=-m32 -j2 tests-only
             run_tests build-i386 ;;
         aarch64)
             need_apt gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
-            make -s BUILD=build-aarch64 ARCH=aarch64 TLS=none CC=aarch64-linux-gnu-gcc \
+            make -s BUILD=build-aarch64 ARCH=aarch64 TLS=none LTO= CC=aarch64-linux-gnu-gcc \
                 CXX=aarch64-linux-gnu-g++ -j2 tests-only
             QEMU_LD_PREFIX=/usr/aarch64-linux-gnu run_tests build-aarch64 qemu-aarch64 ;;
         *) echo "unknown arch $arch (i386, aarch64)" >&2; exit 2 ;;

@@ -20,9 +20,14 @@
 
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 
-static coro_fd_t *fd_slot(coro_runtime_t *rt, int fd)
+coro_fd_t *coro__fd_grow(int fd)
 {
-    if (CORO_LIKELY(fd < rt->fds_cap))
+    coro_runtime_t *rt = coro__rt;
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    if (fd < rt->fds_cap)
         return &rt->fds[fd];
     int64_t cap = rt->fds_cap ? rt->fds_cap : 256;
     while (cap <= fd)
@@ -45,14 +50,9 @@ void coro__fd_reset(int fd)
     coro_runtime_t *rt = coro__rt;
     if (!rt || fd < 0)
         return;
-    coro_fd_t *s = fd_slot(rt, fd);
+    coro_fd_t *s = coro__fd_get(fd);
     if (s)
         *s = (coro_fd_t){.read_ready = CORO_READY_UNKNOWN, .write_ready = CORO_READY_UNKNOWN};
-}
-
-coro_fd_t *coro__fd_get(int fd)
-{
-    return fd_slot(coro__rt, fd);
 }
 
 void coro__fds_free(void)
@@ -116,7 +116,7 @@ static int fd_wait(int fd, int dir)
         errno = EBADF;
         return -1;
     }
-    coro_fd_t *s = fd_slot(rt, fd);
+    coro_fd_t *s = coro__fd_get(fd);
     if (!s) {
         errno = ENOMEM;
         return -1;
@@ -136,7 +136,10 @@ static int fd_wait(int fd, int dir)
         errno = EBUSY;
         return -1;
     }
-    int rc = dir ? rt->backend->want_write(rt->backend_state, fd)
+    /* Edge-triggered backends register an fd once; skip the call then. */
+    int rc = 0;
+    if (!(rt->backend->register_once && s->backend_registered))
+        rc = dir ? rt->backend->want_write(rt->backend_state, fd)
                  : rt->backend->want_read(rt->backend_state, fd);
     if (rc < 0)
         return -1;
@@ -168,7 +171,7 @@ int coro_wait_readable(int fd)
 
 int coro__wait_read_ready(int fd)
 {
-    coro_fd_t *s = fd_slot(coro__rt, fd);
+    coro_fd_t *s = coro__fd_get(fd);
     if (!s)
         return -1;
     if (s->read_ready == 1)
@@ -190,7 +193,7 @@ int64_t coro_read(int fd, void *buf, int64_t n)
     if (n <= 0)
         return 0;
     for (;;) {
-        coro_fd_t *s = fd_slot(rt, fd);
+        coro_fd_t *s = coro__fd_get(fd);
         if (!s)
             return -1;
         if (!s->read_ready && fd_wait(fd, DIR_READ) < 0)
@@ -234,7 +237,7 @@ int64_t coro_write_all(int fd, const void *buf, int64_t n)
     int64_t left = n;
     while (left > 0) {
         ssize_t w = write_nosignal(fd, p, (size_t)left);
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !fd_slot(coro__rt, fd))
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !coro__fd_get(fd))
             return -1;
         if (w >= 0) {
             p += w;

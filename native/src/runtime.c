@@ -173,6 +173,7 @@ int coro_runtime_destroy(void)
     coro__timers_free();
     coro__free_all();
     coro__fds_free();
+    coro__stream_pool_free();
     rt->backend->destroy(rt->backend_state);
 #ifdef CORO_HAVE_VALGRIND
     VALGRIND_STACK_DEREGISTER(valgrind_stack_id);

@@ -17,6 +17,12 @@
 
 #include <stdbool.h>
 
+#define CORO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CORO_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* Idle stream buffers kept for reuse (stream.c). */
+#define CORO_BUF_POOL_MAX 64
+
 enum coro_state {
     CORO_RUNNABLE,   /* in the run queue */
     CORO_RUNNING,
@@ -110,6 +116,14 @@ typedef struct coro_runtime {
     struct coro *run_head, *run_tail;
     struct coro *all;            /* every live coroutine (coroutine.c) */
 
+    /* Stream buffers of the smallest size, free for reuse (stream.c).
+     * Connections go idle and busy in batches (one event-loop turn wakes
+     * many), which overflows malloc's per-thread cache; this pool keeps it
+     * to a push and a pop. Bounded, so it never holds memory that idle
+     * connections would otherwise not. */
+    char *buf_pool[CORO_BUF_POOL_MAX];
+    int32_t buf_pool_len;
+
     /* timers: binary min-heap on when_ns */
     struct coro_timer **heap;
     int64_t heap_len, heap_cap;
@@ -143,6 +157,8 @@ int coro__block_until(int64_t when_ns);
 /* Makes a CORO_WAITING coroutine runnable; coro__block returns err. */
 void coro__wake(struct coro *c, int err);
 
+/* Frees the stream buffer pool (runtime destruction). */
+void coro__stream_pool_free(void);
 /* Frees every coroutine (runtime destruction). */
 void coro__free_all(void);
 
@@ -158,9 +174,17 @@ void coro__timers_free(void);
 /* Fd table (fd.c). Called by backends when an fd is ready: events is a mask
  * of CORO_EV_READ / CORO_EV_WRITE / CORO_EV_ERROR. */
 void coro__fd_ready(int fd, unsigned events);
-/* The state of fd (table grows on demand; NULL+ENOMEM). The pointer is only
- * valid until the next blocking call. */
-coro_fd_t *coro__fd_get(int fd);
+/* The state of fd (table grows on demand; NULL+ENOMEM, or EBADF for a
+ * negative fd). The pointer is only valid until the next blocking call.
+ * Inline: it is on every I/O path. */
+coro_fd_t *coro__fd_grow(int fd);
+static inline coro_fd_t *coro__fd_get(int fd)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (CORO_LIKELY((uint64_t)(int64_t)fd < (uint64_t)rt->fds_cap))
+        return &rt->fds[fd];
+    return coro__fd_grow(fd);
+}
 /* Waits until fd is readable unless it may be already, leaving the ready
  * flag set (unlike coro_wait_readable, which consumes it). */
 int coro__wait_read_ready(int fd);
@@ -199,7 +223,5 @@ static inline struct coro *coro__waitq_front(coro_waitq_t *q)
     return (struct coro *)((char *)q->head.next - offsetof(struct coro, wait_link));
 }
 
-#define CORO_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define CORO_LIKELY(x) __builtin_expect(!!(x), 1)
 
 #endif

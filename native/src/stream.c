@@ -80,25 +80,36 @@ static int64_t raw_read(coro_stream_t *s, void *buf, int64_t n)
     return s->tls ? coro__tls_read(s->tls, buf, n) : coro_read(s->fd, buf, n);
 }
 
-/* True when reading now would only wait: nothing buffered here or in TLS and
- * the fd has been drained. */
-static bool is_idle(coro_stream_t *s)
+/* Buffers of MIN_BUF bytes come from and go back to the runtime's pool. */
+static char *buf_alloc(int32_t size)
 {
-    if (s->start != s->end)
-        return false;
-    if (s->tls)
-        return false; /* OpenSSL reads the fd itself; keep it simple */
-    coro_fd_t *f = coro__fd_get(s->fd);
-    return f && f->read_ready != 1; /* 0, or CORO_READY_UNKNOWN: wait first */
+    coro_runtime_t *rt = coro__rt;
+    if (size == MIN_BUF && rt && rt->buf_pool_len > 0)
+        return rt->buf_pool[--rt->buf_pool_len];
+    return malloc((size_t)size);
+}
+
+static void buf_free(char *buf, int32_t size)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (size == MIN_BUF && rt && rt->buf_pool_len < CORO_BUF_POOL_MAX)
+        rt->buf_pool[rt->buf_pool_len++] = buf;
+    else
+        free(buf);
+}
+
+void coro__stream_pool_free(void)
+{
+    coro_runtime_t *rt = coro__rt;
+    while (rt->buf_pool_len > 0)
+        free(rt->buf_pool[--rt->buf_pool_len]);
 }
 
 /* Makes room for more input after the unread data. 0 or -1 (ENOMEM). */
 static int make_room(coro_stream_t *s)
 {
     if (!s->buf) {
-        if (is_idle(s) && coro__wait_read_ready(s->fd) < 0)
-            return -1;
-        s->buf = malloc((size_t)s->size_hint);
+        s->buf = buf_alloc(s->size_hint);
         if (!s->buf) {
             errno = ENOMEM;
             return -1;
@@ -130,17 +141,26 @@ static int make_room(coro_stream_t *s)
     return 0;
 }
 
-/* Drops the buffer of an idle stream so an idle connection pins none. */
-static void release_if_idle(coro_stream_t *s)
+/* Called when nothing is buffered. If the fd is known drained, reading now
+ * would only wait: give the buffer back first, so an idle connection pins
+ * none, and wait for data before taking one again. TLS streams keep theirs
+ * (OpenSSL buffers on its own; the saving would be small next to it). */
+static int wait_if_idle(coro_stream_t *s)
 {
-    if (s->start == s->end) {
-        s->start = s->end = s->scanned = 0;
-        if (s->buf && is_idle(s)) {
-            free(s->buf);
-            s->buf = NULL;
-            s->cap = 0;
-        }
+    s->start = s->end = s->scanned = 0;
+    if (s->tls)
+        return 0;
+    coro_fd_t *f = coro__fd_get(s->fd);
+    if (!f)
+        return -1;
+    if (f->read_ready == 1)
+        return 0;
+    if (s->buf) {
+        buf_free(s->buf, s->cap);
+        s->buf = NULL;
+        s->cap = 0;
     }
+    return coro__wait_read_ready(s->fd);
 }
 
 int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
@@ -167,7 +187,8 @@ int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
             errno = EMSGSIZE;
             return -1;
         }
-        release_if_idle(s);
+        if (s->start == s->end && wait_if_idle(s) < 0)
+            return -1;
         if (make_room(s) < 0)
             return -1;
         int64_t n = raw_read(s, s->buf + s->end, s->cap - s->end);
@@ -197,7 +218,8 @@ int64_t coro_stream_read(coro_stream_t *s, void *buf, int64_t n)
             s->scanned = s->start;
         return take;
     }
-    release_if_idle(s);
+    if (wait_if_idle(s) < 0)
+        return -1;
     return raw_read(s, buf, n);
 }
 
@@ -237,7 +259,7 @@ int coro_stream_close(coro_stream_t *s)
     if (s->tls)
         coro__tls_free(s->tls);
     int rc = coro_close(s->fd);
-    free(s->buf);
+    buf_free(s->buf, s->cap);
     free(s);
     return rc;
 }

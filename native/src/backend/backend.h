@@ -20,6 +20,7 @@
 #ifndef CORO_BACKEND_H
 #define CORO_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum {
@@ -35,6 +36,9 @@ enum {
 
 typedef struct coro_backend_ops {
     const char *name;
+    /* want_* only registers the fd (setting coro_fd_t.backend_registered)
+     * and is a no-op afterwards, so the core need not call it again. */
+    bool register_once;
     void *(*create)(void);                 /* NULL + errno */
     void (*destroy)(void *state);
     int (*want_read)(void *state, int fd);  /* 0 or -1 + errno */

@@ -97,6 +97,7 @@ const coro_backend_ops_t coro__backend_epoll = {
     .name = "epoll",
     .create = epoll_create_state,
     .destroy = epoll_destroy_state,
+    .register_once = true,
     .want_read = epoll_want,
     .want_write = epoll_want,
     .cancel = epoll_cancel,

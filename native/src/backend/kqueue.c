@@ -94,6 +94,7 @@ const coro_backend_ops_t coro__backend_kqueue = {
     .name = "kqueue",
     .create = kqueue_create_state,
     .destroy = kqueue_destroy_state,
+    .register_once = true,
     .want_read = kqueue_want,
     .want_write = kqueue_want,
     .cancel = kqueue_cancel,
