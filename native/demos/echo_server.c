@@ -261,25 +261,22 @@ static void session(void *arg)
 static void acceptor(void *arg)
 {
     (void)arg;
-    bool starved = false;
+    bool warned = false;
     while (!server.stopping) {
         int fd = coro_accept(server.listen_fd);
         if (fd < 0) {
             if (server.stopping || errno == EBADF)
                 break;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                if (!starved)
-                    fprintf(stderr, "echo_server: accept: %s; backing off until fds free up\n",
-                            strerror(errno));
-                starved = true;
-                coro_sleep_ms(ACCEPT_BACKOFF_MS);
-                continue;
-            }
-            fprintf(stderr, "echo_server: accept: %s\n", strerror(errno));
+            /* Out of fds (or memory): the pending connection stays in the
+             * backlog, so retrying at once would spin. Back off instead; a
+             * session ending frees an fd. Said once, not once per retry. */
+            if (!warned)
+                fprintf(stderr, "echo_server: accept: %s; backing off and retrying%s\n",
+                        strerror(errno), errno == EMFILE ? " (raise ulimit -n)" : "");
+            warned = true;
             coro_sleep_ms(ACCEPT_BACKOFF_MS);
             continue;
         }
-        starved = false;
         if (!coro_spawn(session, (void *)(intptr_t)fd)) {
             fprintf(stderr, "echo_server: cannot start a session: %s\n", strerror(errno));
             coro_close(fd);
