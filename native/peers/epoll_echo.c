@@ -72,6 +72,7 @@ static const char ERR_TOO_LONG[] = "-ERR line too long\r\n";
 static const char ERR_REMOTE_SHUTDOWN[] = "-ERR !shutdown is accepted from loopback only\r\n";
 
 struct conn {
+    struct conn *prev, *next;    /* all open connections, for the exit */
     int fd;
     uint32_t events;             /* mask registered with epoll (level mode) */
     bool eof;                    /* the peer sent FIN: read nothing more */
@@ -94,6 +95,7 @@ static struct {
     bool listen_paused;
     int64_t listen_resume_ns;
     coro_rusage_t start;         /* snapshot for !bench */
+    struct conn *conns;          /* open connections (doubly linked) */
     char rbuf[READ_BUF_BYTES];
 } srv;
 
@@ -407,6 +409,12 @@ static void conn_input(struct conn *c, const char *p, size_t n)
 
 static void conn_close(struct conn *c)
 {
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv.conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
     close(c->fd); /* also removes it from the epoll set */
     free(c->in);
     free(c->out);
@@ -510,6 +518,10 @@ static void conn_open(int fd)
         return;
     }
     c->fd = fd;
+    c->next = srv.conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    srv.conns = c;
     /* Echo replies are small and must leave at once. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->events = srv.edge ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLIN;
@@ -719,7 +731,13 @@ int main(int argc, char **argv)
                 conn_event(events[i].data.ptr, events[i].events);
         }
     }
-    /* !shutdown: the process exit closes every connection; nothing else to
-     * tidy up, and the peer that asked sees its socket close. */
+    /* !shutdown: hand what is still queued to the kernel (best effort, the
+     * sockets are non-blocking) and close every session. */
+    while (srv.conns != NULL) {
+        out_flush(srv.conns);
+        conn_close(srv.conns);
+    }
+    close(srv.listen_fd);
+    close(srv.epfd);
     return 0;
 }
