@@ -29,8 +29,10 @@ int64_t lat_hist_percentile(const lat_hist_t *h, double p)
         return 0;
     if (p > 100.0)
         p = 100.0;
-    /* Rank of the wanted value, 1-based: ceil(p/100 * total), at least 1. */
-    double want_d = p / 100.0 * (double)h->total;
+    /* Rank of the wanted value, 1-based: ceil(p/100 * total), at least 1.
+     * The small subtraction absorbs binary rounding (99.9 is not exact:
+     * p99.9 of 1000 values must be the 999th, not the 1000th). */
+    double want_d = p * (double)h->total / 100.0 - 1e-6;
     int64_t want = (int64_t)want_d;
     if ((double)want < want_d)
         want++;
