@@ -67,6 +67,14 @@ static struct {
     coro_rusage_t started;
 } server = {.listen_fd = -1};
 
+/* Open sessions by fd, so that a stop can close them all (the coroutines
+ * that own them never run again once the loop has stopped). 8 bytes per fd
+ * number in use, nothing per transaction. */
+static struct {
+    coro_stream_t **by_fd;
+    int64_t cap;
+} open_sessions;
+
 /* Scratch for input we throw away. Shared by all sessions: nobody reads it. */
 static char discard_buf[16 * 1024];
 
@@ -94,7 +102,7 @@ static void usage(FILE *to)
 
 /* Stops the server from inside any coroutine: no new connections, and the
  * event loop returns after the current batch. Sessions still open are
- * closed by the process exit. */
+ * closed by main() once the loop has returned. */
 static void server_stop(void)
 {
     if (server.stopping)
@@ -159,10 +167,10 @@ static __attribute__((noinline)) int reply_bench(coro_stream_t *s, bool json)
     return coro_stream_write_all(s, buf, n) < 0 ? -1 : 0;
 }
 
-/* Closes a session that we end while the peer may still be sending: stop
- * writing, discard input until the peer's EOF (bounded in time and bytes),
- * then close. Not inlined, for the same reason as reply_bench. */
-static __attribute__((noinline)) void close_draining(coro_stream_t *s)
+/* Before closing a session that we end while the peer may still be
+ * sending: stop writing, and discard input until the peer's EOF (bounded in
+ * time and bytes). Not inlined, for the same reason as reply_bench. */
+static __attribute__((noinline)) void drain(coro_stream_t *s)
 {
     coro_stream_shutdown(s);
     if (coro_deadline_push(DRAIN_DEADLINE_MS) == 0) {
@@ -172,7 +180,6 @@ static __attribute__((noinline)) void close_draining(coro_stream_t *s)
             drained += n;
         coro_deadline_pop();
     }
-    coro_stream_close(s);
 }
 
 enum verdict { KEEP_GOING, END_SESSION };
@@ -210,6 +217,43 @@ static __attribute__((noinline)) enum verdict handle_command(coro_stream_t *s, c
     return coro_stream_write_all(s, line, len) < 0 ? END_SESSION : KEEP_GOING;
 }
 
+/* Registers s as open. 0, or -1 (ENOMEM). */
+static int sessions_add(coro_stream_t *s)
+{
+    int fd = coro_stream_fd(s);
+    if (fd >= open_sessions.cap) {
+        int64_t cap = open_sessions.cap ? open_sessions.cap : 1024;
+        while (cap <= fd)
+            cap *= 2;
+        coro_stream_t **t = realloc(open_sessions.by_fd, (size_t)cap * sizeof *t);
+        if (!t)
+            return -1;
+        memset(t + open_sessions.cap, 0, (size_t)(cap - open_sessions.cap) * sizeof *t);
+        open_sessions.by_fd = t;
+        open_sessions.cap = cap;
+    }
+    open_sessions.by_fd[fd] = s;
+    return 0;
+}
+
+/* Unregisters and closes s. */
+static void sessions_close(coro_stream_t *s)
+{
+    open_sessions.by_fd[coro_stream_fd(s)] = NULL;
+    coro_stream_close(s);
+}
+
+/* Closes every session still open (after the loop stopped). */
+static void sessions_close_all(void)
+{
+    for (int64_t fd = 0; fd < open_sessions.cap; fd++)
+        if (open_sessions.by_fd[fd])
+            sessions_close(open_sessions.by_fd[fd]);
+    free(open_sessions.by_fd);
+    open_sessions.by_fd = NULL;
+    open_sessions.cap = 0;
+}
+
 /* The echo loop of one connection, until it ends; closes the stream.
  * session() tail-calls it, so while a connection waits its stack holds only
  * this frame (48 bytes on x86-64 with gcc -O2: s, the line pointer, the
@@ -232,14 +276,14 @@ static __attribute__((noinline)) void serve(coro_stream_t *s)
         }
         if (len < 0 && errno == EMSGSIZE) {
             coro_stream_write_all(s, ERR_TOO_LONG, sizeof ERR_TOO_LONG - 1);
-            close_draining(s);
-            return;
+            drain(s);
+            break;
         }
         /* 0: clean EOF. EPROTO: EOF in the middle of a line. ECONNRESET and
          * the like: the peer is gone. None of them is the server's business. */
         break;
     }
-    coro_stream_close(s);
+    sessions_close(s);
 }
 
 /* One connection. arg is the accepted fd; the stream (and TLS handshake)
@@ -252,6 +296,10 @@ static void session(void *arg)
     if (!s) {
         if (!server.tls)
             coro_close(fd); /* the TLS variant closes it on failure */
+        return;
+    }
+    if (sessions_add(s) < 0) {
+        coro_stream_close(s);
         return;
     }
     serve(s);
@@ -459,6 +507,7 @@ int main(int argc, char **argv)
                 (long long)st.live_coroutines, (long long)st.max_slice_bytes,
                 (long long)st.save_buffer_bytes, (long long)st.bytes_saved,
                 (long long)st.bytes_restored);
+    sessions_close_all();
     coro_runtime_destroy();
     if (server.tls)
         coro_tls_ctx_free(server.tls);
