@@ -56,19 +56,36 @@ export class Proc {
     });
     this.child.stderr?.on('data', (d: string) => this.stderrTail.push(d));
     this.exited = new Promise<Exit>((resolve) => {
+      const done = (exit: Exit): void => {
+        if (this.exit) return;
+        this.exit = exit;
+        live.delete(this);
+        // Anything the program left in its group (a grandchild keeping the
+        // pipes open, a forked worker) goes with it.
+        this.killGroupAfterExit();
+        resolve(exit);
+      };
       this.child.on('error', (err) => {
         this.spawnError = err;
-        this.exit = { code: 127, signal: null };
-        live.delete(this);
-        resolve(this.exit);
+        done({ code: 127, signal: null });
       });
-      // 'close' waits for stdio to drain, so stdout is complete when it fires.
-      this.child.on('close', (code, signal) => {
-        this.exit = { code, signal };
-        live.delete(this);
-        resolve(this.exit);
+      // 'close' comes after stdio drained, so stdout is complete then. If a
+      // leftover holds the pipes open, 'exit' plus a short grace settles it.
+      this.child.on('close', (code, signal) => done({ code, signal }));
+      this.child.on('exit', (code, signal) => {
+        setTimeout(() => done({ code, signal }), 500).unref();
       });
     });
+  }
+
+  private killGroupAfterExit(): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The group is already empty.
+    }
   }
 
   get pid(): number | undefined {
