@@ -52,11 +52,18 @@
 /* Connection errors reported one by one on stderr; the rest are counted. */
 #define MAX_ERROR_REPORTS 5
 
+/* One connection. The transaction loop keeps its state here rather than in
+ * locals: what a coroutine holds in registers across a blocking call is
+ * pushed on its stack, and its stack is copied out and back on every
+ * switch, so the loop's frame is kept to the one pointer to this. */
 struct conn {
     coro_stream_t *s;
     char *packet;     /* packet_size bytes: payload then CRLF */
     char *rx;         /* packet_size + RX_SLACK bytes */
     int64_t index;
+    int64_t txn;      /* transactions done */
+    int64_t got;      /* bytes of the current echo read so far */
+    int64_t before_ns; /* end of the previous transaction */
 };
 
 /* Client-wide state, static (never on a coroutine stack: every coroutine
@@ -158,34 +165,41 @@ static inline void packet_stamp(char *packet, int64_t payload, uint64_t txn)
         packet[j] = (char)('A' + (txn & 15));
 }
 
-/* The transactions of one connection. 0, or -1 with errno when the
- * connection failed (EPROTO: the server closed or over-answered). */
-static int run_transactions(struct conn *c)
+/* The clock, kept out of line: inlined (LTO), its struct timespec and the
+ * register holding its address would sit in run_transactions' frame. */
+static __attribute__((noinline)) int64_t clock_ns(void)
 {
-    const int64_t size = cl.size, cap = size + RX_SLACK;
-    int64_t before = coro_now_ns();
-    for (int64_t i = 0; i < cl.ntrans; i++) {
-        packet_stamp(c->packet, size - 2, (uint64_t)i);
-        if (coro_stream_write_all(c->s, c->packet, size) < 0)
+    return coro_now_ns();
+}
+
+/* The transactions of one connection. 0, or -1 with errno when the
+ * connection failed (EPROTO: the server closed or over-answered). Not
+ * inlined into worker(), so that worker's own state is not on the stack
+ * while this waits (see struct conn). */
+static __attribute__((noinline)) int run_transactions(struct conn *c)
+{
+    c->before_ns = clock_ns();
+    for (c->txn = 0; c->txn < cl.ntrans; c->txn++) {
+        packet_stamp(c->packet, cl.size - 2, (uint64_t)c->txn);
+        if (coro_stream_write_all(c->s, c->packet, cl.size) < 0)
             return -1;
-        int64_t got = 0;
-        while (got < size) {
-            int64_t n = coro_stream_read(c->s, c->rx + got, cap - got);
+        for (c->got = 0; c->got < cl.size;) {
+            int64_t n = coro_stream_read(c->s, c->rx + c->got, cl.size + RX_SLACK - c->got);
             if (n <= 0) {
                 if (n == 0)
                     errno = EPROTO;
                 return -1;
             }
-            got += n;
+            c->got += n;
         }
-        int64_t after = coro_now_ns();
-        lat_hist_record(&latency_ns, after - before);
-        before = after;
+        int64_t after = clock_ns();
+        lat_hist_record(&latency_ns, after - c->before_ns);
+        c->before_ns = after;
         cl.transactions++;
-        cl.bytes_moved += size + got;
-        if (got != size || memcmp(c->rx, c->packet, (size_t)size) != 0) {
+        cl.bytes_moved += cl.size + c->got;
+        if (c->got != cl.size || memcmp(c->rx, c->packet, (size_t)cl.size) != 0) {
             cl.mismatches++;
-            if (got != size) { /* out of step with the server: stop here */
+            if (c->got != cl.size) { /* out of step with the server: stop here */
                 errno = EPROTO;
                 return -1;
             }
