@@ -1,0 +1,140 @@
+// Turns the samples of one configuration into its result: a Stat (median,
+// min, max, spread, outliers) per metric.
+import type { JobOutcome } from '../measure/runner.js';
+import type { Rusage } from '../rusage/parse.js';
+import { summarize } from '../stats/summary.js';
+import { statWarnings } from '../stats/warnings.js';
+import type {
+  EchoResult,
+  EchoSample,
+  IdleResult,
+  IdleSample,
+  RusageStats,
+  SmtpResult,
+  SmtpSample,
+  SwitchResult,
+  SwitchSample,
+  Workload,
+} from './types.js';
+
+function rusageStats(rs: Rusage[], blocks: { read: number[]; write: number[] }): RusageStats {
+  const s = (k: keyof Rusage): ReturnType<typeof summarize> => summarize(rs.map((r) => (r[k] as number | undefined) ?? 0));
+  return {
+    utime_us: s('utime_us'),
+    stime_us: s('stime_us'),
+    maxrss_kib: s('maxrss_kib'),
+    minflt: s('minflt'),
+    nvcsw: s('nvcsw'),
+    nivcsw: s('nivcsw'),
+    read_block: summarize(blocks.read),
+    write_block: summarize(blocks.write),
+  };
+}
+
+export interface EchoIdentity {
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  workload: Workload;
+}
+
+export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): EchoResult {
+  const xs = o.samples;
+  const cpu = (r: Rusage): number => r.utime_us + r.stime_us;
+  const perTxn = (f: (x: EchoSample) => number): number[] =>
+    xs.map((x) => (x.transactions > 0 ? f(x) / x.transactions : Number.NaN));
+  return {
+    type: 'echo',
+    ...id,
+    runs: xs.length,
+    failed_runs: o.failures.filter((f) => !f.warmup).length,
+    transactions: summarize(xs.map((x) => x.transactions)),
+    txn_per_s: summarize(xs.map((x) => x.txn_per_s)),
+    wall_us: summarize(xs.map((x) => x.wall_us)),
+    server_cpu_us_per_txn: summarize(perTxn((x) => cpu(x.server_rusage))),
+    client_cpu_us_per_txn: summarize(perTxn((x) => cpu(x.client_rusage))),
+    mismatches: xs.reduce((a, x) => a + x.mismatches, 0) + o.failedMismatches,
+    errors: xs.reduce((a, x) => a + x.errors, 0) + o.failedErrors,
+    latency_us: {
+      p50: summarize(xs.map((x) => x.latency_us.p50)),
+      p90: summarize(xs.map((x) => x.latency_us.p90)),
+      p99: summarize(xs.map((x) => x.latency_us.p99)),
+      p999: summarize(xs.map((x) => x.latency_us.p999)),
+      max: summarize(xs.map((x) => x.latency_us.max)),
+    },
+    server_rusage: rusageStats(
+      xs.map((x) => x.server_rusage),
+      { read: xs.map((x) => x.server_rusage.read_block ?? 0), write: xs.map((x) => x.server_rusage.write_block ?? 0) },
+    ),
+    client_rusage: rusageStats(
+      xs.map((x) => x.client_rusage),
+      { read: xs.map((x) => x.client_read_block), write: xs.map((x) => x.client_write_block) },
+    ),
+    server_peak_rss_kib: summarize(xs.map((x) => x.server_peak_rss_kib)),
+    server_peak_cpu_percent: summarize(xs.map((x) => x.server_peak_cpu_percent)),
+    samples: xs,
+  };
+}
+
+export function echoWarnings(r: EchoResult): string[] {
+  const out = [...statWarnings(r.name, 'txn/s', r.txn_per_s), ...statWarnings(r.name, 'server CPU/txn', r.server_cpu_us_per_txn)];
+  if (r.mismatches > 0) out.push(`${r.name}: ${r.mismatches} echoed transaction(s) came back different`);
+  if (r.errors > 0) out.push(`${r.name}: ${r.errors} connection(s) failed`);
+  const expected = r.workload.conns * r.workload.txns;
+  if (r.runs > 0 && r.transactions.min !== expected) {
+    out.push(`${r.name}: a run completed ${r.transactions.min} transactions, expected ${expected}`);
+  }
+  return out;
+}
+
+export function aggregateSwitch(
+  id: { name: string; coroutines: number; depth_bytes: number; iterations: number },
+  o: JobOutcome<SwitchSample>,
+): SwitchResult {
+  const xs = o.samples;
+  const s = (k: keyof SwitchSample): ReturnType<typeof summarize> => summarize(xs.map((x) => x[k]));
+  return {
+    type: 'switch',
+    ...id,
+    runs: xs.length,
+    failed_runs: o.failures.filter((f) => !f.warmup).length,
+    ns_per_switch: s('ns_per_switch'),
+    bytes_copied_per_switch: s('bytes_copied_per_switch'),
+    slice_bytes: s('slice_bytes'),
+    regswitch_ns: s('regswitch_ns'),
+    memcpy_ns: s('memcpy_ns'),
+    bound_ns: s('bound_ns'),
+    ratio_to_bound: s('ratio_to_bound'),
+    samples: xs,
+  };
+}
+
+export function aggregateIdle(id: Omit<IdleResult, 'type' | 'runs' | 'failed_runs' | 'rss_before_kib' | 'rss_after_kib' | 'bytes_per_idle_conn' | 'samples'>, o: JobOutcome<IdleSample>): IdleResult {
+  const xs = o.samples;
+  return {
+    type: 'idle',
+    ...id,
+    runs: xs.length,
+    failed_runs: o.failures.filter((f) => !f.warmup).length,
+    rss_before_kib: summarize(xs.map((x) => x.rss_before_kib)),
+    rss_after_kib: summarize(xs.map((x) => x.rss_after_kib)),
+    bytes_per_idle_conn: summarize(xs.map((x) => x.bytes_per_idle_conn)),
+    samples: xs,
+  };
+}
+
+export function aggregateSmtp(id: EchoIdentity, o: JobOutcome<SmtpSample>): SmtpResult {
+  const xs = o.samples;
+  const rate = summarize(xs.map((x) => x.msg_per_s));
+  return {
+    type: 'smtp',
+    ...id,
+    runs: xs.length,
+    failed_runs: o.failures.filter((f) => !f.warmup).length,
+    msg_per_s: rate,
+    txn_per_s: rate,
+    errors: xs.reduce((a, x) => a + x.errors, 0) + o.failedErrors,
+    samples: xs,
+  };
+}

@@ -1,0 +1,212 @@
+// The results document: what `--json` prints and `--export x.json` saves, and
+// what `report` reads back. A stable contract (README "JSON output"): keep
+// names, add fields rather than rename.
+import type { Rusage } from '../rusage/parse.js';
+import type { Stat } from '../stats/summary.js';
+
+export const SCHEMA = 'coro-bench/results@1';
+
+export interface Environment {
+  /** When the measurement started (ISO 8601, UTC). */
+  date: string;
+  host: string;
+  os: string;
+  kernel: string;
+  arch: string;
+  cpu_model: string;
+  cpus: number;
+  node: string;
+  coro_version: string | null;
+  coro_arch: string | null;
+  build_flags: string | null;
+  tls_library: string | null;
+  pinning: string;
+  open_files_limit: number | null;
+}
+
+export interface Workload {
+  conns: number;
+  txns: number;
+  size: number;
+}
+
+export interface Failure {
+  /** Configuration name, e.g. "coro/epoll". */
+  config: string;
+  /** 1-based measured run index, or 0 for a warmup run. */
+  run: number;
+  warmup: boolean;
+  error: string;
+  /** Last lines the failing program wrote to stderr. */
+  stderr_tail: string[];
+}
+
+export interface RusageStats {
+  utime_us: Stat;
+  stime_us: Stat;
+  maxrss_kib: Stat;
+  minflt: Stat;
+  nvcsw: Stat;
+  nivcsw: Stat;
+  read_block: Stat;
+  write_block: Stat;
+}
+
+export interface LatencyStats {
+  p50: Stat;
+  p90: Stat;
+  p99: Stat;
+  p999: Stat;
+  max: Stat;
+}
+
+/** One measured echo run, as collected (kept in results for re-analysis). */
+export interface EchoSample {
+  transactions: number;
+  mismatches: number;
+  errors: number;
+  wall_us: number;
+  txn_per_s: number;
+  bytes_moved: number;
+  latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
+  server_rusage: Rusage;
+  client_rusage: Rusage;
+  client_read_block: number;
+  client_write_block: number;
+  server_peak_rss_kib: number;
+  server_peak_cpu_percent: number;
+}
+
+export interface EchoResult {
+  type: 'echo';
+  /** Configuration name, e.g. "coro/epoll", "node", "coro/epoll+tls". */
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  workload: Workload;
+  runs: number;
+  failed_runs: number;
+  transactions: Stat;
+  txn_per_s: Stat;
+  wall_us: Stat;
+  server_cpu_us_per_txn: Stat;
+  client_cpu_us_per_txn: Stat;
+  /** Echoed transactions whose bytes differed, summed over all runs (failed ones too). */
+  mismatches: number;
+  /** Failed connections, summed over all runs. */
+  errors: number;
+  latency_us: LatencyStats;
+  server_rusage: RusageStats;
+  client_rusage: RusageStats;
+  /** From pidusage samples of the server every ~50 ms. */
+  server_peak_rss_kib: Stat;
+  server_peak_cpu_percent: Stat;
+  samples: EchoSample[];
+}
+
+export interface SwitchSample {
+  ns_per_switch: number;
+  bytes_copied_per_switch: number;
+  slice_bytes: number;
+  regswitch_ns: number;
+  memcpy_bytes: number;
+  memcpy_ns: number;
+  bound_ns: number;
+  ratio_to_bound: number;
+}
+
+export interface SwitchResult {
+  type: 'switch';
+  name: string;
+  coroutines: number;
+  depth_bytes: number;
+  iterations: number;
+  runs: number;
+  failed_runs: number;
+  ns_per_switch: Stat;
+  bytes_copied_per_switch: Stat;
+  slice_bytes: Stat;
+  regswitch_ns: Stat;
+  memcpy_ns: Stat;
+  /** Register switch plus memcpy of the bytes copied per switch, measured in the same run. */
+  bound_ns: Stat;
+  /** ns_per_switch / bound_ns, per run. */
+  ratio_to_bound: Stat;
+  samples: SwitchSample[];
+}
+
+export interface IdleSample {
+  rss_before_kib: number;
+  rss_after_kib: number;
+  bytes_per_idle_conn: number;
+  connected: number;
+  server_rusage: Rusage | null;
+}
+
+export interface IdleResult {
+  type: 'idle';
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  workload: Workload;
+  idle_s: number;
+  runs: number;
+  failed_runs: number;
+  rss_before_kib: Stat;
+  rss_after_kib: Stat;
+  /** (RSS with every connection open and idle - RSS before connecting) / conns. */
+  bytes_per_idle_conn: Stat;
+  samples: IdleSample[];
+}
+
+export interface SmtpSample {
+  messages: number;
+  errors: number;
+  wall_us: number;
+  msg_per_s: number;
+  server_rusage: Rusage | null;
+}
+
+export interface SmtpResult {
+  type: 'smtp';
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  /** txns = messages per connection, size = message bytes. */
+  workload: Workload;
+  runs: number;
+  failed_runs: number;
+  msg_per_s: Stat;
+  /** Same as msg_per_s, so every workload result has txn_per_s. */
+  txn_per_s: Stat;
+  errors: number;
+  samples: SmtpSample[];
+}
+
+export interface SkippedResult {
+  type: 'skipped';
+  name: string;
+  reason: string;
+}
+
+export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SkippedResult;
+
+export interface ResultsDoc {
+  schema: typeof SCHEMA;
+  /** The command that produced it: "echo", "switch", "run". */
+  command: string;
+  /** The profile name for `run`. */
+  profile?: string;
+  parameters: Record<string, unknown>;
+  environment: Environment;
+  results: Result[];
+  failures: Failure[];
+  warnings: string[];
+  /** True when the run was interrupted and this holds what finished. */
+  partial?: boolean;
+  /** Set by `report` when it merges several files: where each part came from. */
+  sources?: { file: string; command: string; profile?: string; environment: Environment }[];
+}
