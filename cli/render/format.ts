@@ -17,8 +17,9 @@ export function stat(s: Stat | undefined, scale = 1): string {
   if (!s || s.n === 0) return '-';
   const m = num(s.median * scale);
   if (s.n < 2 || s.spread === 0) return m;
-  const pct = Number.isFinite(s.spread) ? `${Math.round(s.spread * 100)}%` : 'inf';
-  return `${m} ±${pct}`;
+  // A zero median with other values has no relative spread: show the range.
+  if (!Number.isFinite(s.spread)) return `${m} (${num(s.min * scale)}..${num(s.max * scale)})`;
+  return `${m} ±${Math.round(s.spread * 100)}%`;
 }
 
 export function pct(v: number): string {

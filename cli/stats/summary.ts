@@ -71,21 +71,20 @@ export function mad(values: readonly number[]): number {
 
 /**
  * Outliers by the modified z-score of Iglewicz and Hoaglin:
- * |0.6745 (x - median) / MAD| > threshold (3.5 by default). Needs at least
- * three samples. When MAD is 0 (more than half the samples equal), any value
- * different from the median is an outlier. Returns indices in input order.
+ * |0.6745 (x - median) / MAD| > threshold (3.5 by default), and off the
+ * median by more than `minRelative` (1 %) so that tiny differences in an
+ * otherwise constant set (MAD 0) are not flagged. Needs at least three
+ * samples. Returns indices in input order.
  */
-export function outlierIndices(values: readonly number[], threshold = 3.5): number[] {
+export function outlierIndices(values: readonly number[], threshold = 3.5, minRelative = 0.01): number[] {
   if (values.length < 3) return [];
   const m = median(values);
   const d = mad(values);
   const out: number[] = [];
   values.forEach((v, i) => {
-    if (d === 0) {
-      if (v !== m) out.push(i);
-    } else if (Math.abs((0.6745 * (v - m)) / d) > threshold) {
-      out.push(i);
-    }
+    const dev = Math.abs(v - m);
+    if (dev <= Math.abs(m) * minRelative) return;
+    if (d === 0 || (0.6745 * dev) / d > threshold) out.push(i);
   });
   return out;
 }
