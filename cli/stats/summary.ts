@@ -73,11 +73,12 @@ export function mad(values: readonly number[]): number {
  * Outliers by the modified z-score of Iglewicz and Hoaglin:
  * |0.6745 (x - median) / MAD| > threshold (3.5 by default), and off the
  * median by more than `minRelative` (1 %) so that tiny differences in an
- * otherwise constant set (MAD 0) are not flagged. Needs at least three
- * samples. Returns indices in input order.
+ * otherwise constant set (MAD 0) are not flagged. Needs at least five
+ * samples: with fewer, the median and MAD say too little. Returns indices in
+ * input order.
  */
 export function outlierIndices(values: readonly number[], threshold = 3.5, minRelative = 0.01): number[] {
-  if (values.length < 3) return [];
+  if (values.length < 5) return [];
   const m = median(values);
   const d = mad(values);
   const out: number[] = [];
