@@ -430,7 +430,7 @@ int coro_deadline_push(int64_t ms)
         }
     }
     c->deadline_stack[c->deadline_depth++] = c->deadline_ns;
-    int64_t when = coro_now_ns() + (ms < 0 ? 0 : ms) * 1000000LL;
+    int64_t when = coro__ms_from_now(ms);
     if (when < c->deadline_ns)
         c->deadline_ns = when;
     return 0;

@@ -162,6 +162,29 @@ void coro__stream_pool_free(void);
 /* Frees every coroutine (runtime destruction). */
 void coro__free_all(void);
 
+/* The monotonic time ms milliseconds from now, saturating: a negative ms is
+ * now, and an absurdly large one is "never" (INT64_MAX) instead of a
+ * wrapped-around deadline in the past. */
+static inline int64_t coro__ms_from_now(int64_t ms)
+{
+    int64_t now = coro_now_ns();
+    if (ms <= 0)
+        return now;
+    if (ms > (INT64_MAX - now) / 1000000LL)
+        return INT64_MAX;
+    return now + ms * 1000000LL;
+}
+
+/* A backend timeout in ms for poll/epoll_wait: -1 stays -1 (forever),
+ * rounded up so a timer is never polled for early, capped at INT32_MAX. */
+static inline int coro__timeout_ms(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
 /* Timers (timer.c). */
 void coro__timer_add(struct coro_timer *t);
 void coro__timer_remove(struct coro_timer *t);

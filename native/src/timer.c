@@ -139,7 +139,7 @@ coro_timer_t *coro_timer_at_ns(int64_t when_ns, coro_timer_fn fn, void *arg)
 
 coro_timer_t *coro_timer_after_ms(int64_t ms, coro_timer_fn fn, void *arg)
 {
-    return coro_timer_at_ns(coro_now_ns() + ms * 1000000LL, fn, arg);
+    return coro_timer_at_ns(coro__ms_from_now(ms), fn, arg);
 }
 
 void coro_timer_cancel(coro_timer_t *t)
@@ -161,5 +161,5 @@ int coro_sleep_until_ns(int64_t when_ns)
 
 int coro_sleep_ms(int64_t ms)
 {
-    return coro_sleep_until_ns(coro_now_ns() + (ms < 0 ? 0 : ms) * 1000000LL);
+    return coro_sleep_until_ns(coro__ms_from_now(ms));
 }

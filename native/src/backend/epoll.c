@@ -73,7 +73,7 @@ static void epoll_cancel(void *state, int fd)
 static int epoll_poll(void *state, int64_t timeout_ns)
 {
     epoll_state_t *s = state;
-    int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    int timeout_ms = coro__timeout_ms(timeout_ns);
     int n = epoll_wait(s->epfd, s->events, EPOLL_BATCH, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -1;

@@ -94,7 +94,7 @@ static void poll_cancel(void *state, int fd)
 static int poll_poll(void *state, int64_t timeout_ns)
 {
     poll_state_t *s = state;
-    int timeout_ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    int timeout_ms = coro__timeout_ms(timeout_ns);
     int n = poll(s->pfds, (nfds_t)s->len, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -1;
