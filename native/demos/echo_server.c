@@ -5,6 +5,12 @@
  *               [-t [-c CERT] [-K KEY]] [-R] [-T] [-L BYTES] [-v]
  *   echo_server --list-backends
  *
+ * -X (not in the usage text) turns on two test hooks for the fault-injection
+ * tests (test/faults.test.ts): `!crash` makes the session fail from a few
+ * frames deep, the way a C coroutine dies of an error (report, release,
+ * coro_exit), and `!overflow` recurses until the shared stack overflows.
+ * Without -X both lines are echoed like any other.
+ *
  * Protocol and output lines: docs/programs.md. Each CRLF- (or LF-)
  * terminated line is echoed back byte for byte; `!quit` ends the session,
  * `!bench` / `!bench json` report the server's resource usage since start,
@@ -62,6 +68,7 @@ static struct {
     int64_t max_line;
     bool allow_remote_shutdown;
     bool verbose;
+    bool test_hooks; /* -X */
     bool stopping;
     coro_tls_ctx_t *tls;
     coro_rusage_t started;
@@ -184,6 +191,41 @@ static __attribute__((noinline)) void drain(coro_stream_t *s)
 
 enum verdict { KEEP_GOING, END_SESSION };
 
+/* ------------------------------------------------------------------------ */
+/* Test hooks (-X)                                                           */
+
+static void sessions_close(coro_stream_t *s);
+static volatile uint64_t hook_sink;
+
+/* Recurses with 1 KiB frames until the guard page below the shared stack
+ * stops it: the core's SIGSEGV handler names the coroutine and aborts. */
+static __attribute__((noinline)) uint64_t hook_overflow(uint64_t depth)
+{
+    volatile unsigned char frame[1024];
+    frame[0] = (unsigned char)depth;
+    frame[sizeof frame - 1] = (unsigned char)(depth >> 8);
+    /* Bounded only so that the compiler does not call it infinite: 2^40
+     * KiB is far beyond any stack. */
+    uint64_t r = depth < (UINT64_C(1) << 40) ? hook_overflow(depth + 1) : 0;
+    return r + frame[0] + frame[sizeof frame - 1];
+}
+
+/* A session dying of an error deep in its call chain: its frames hold live
+ * data (so the dying coroutine's slice is not trivial), it reports the
+ * failure (counted in coroutines_failed), releases what it owns, as a C
+ * error path must, and ends without returning to serve(). */
+static __attribute__((noinline, noreturn)) void hook_crash(coro_stream_t *s, int depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    if (depth > 0)
+        hook_crash(s, depth - 1);
+    hook_sink += (uint64_t)frame[0];
+    sessions_close(s);
+    coro_report_failure("echo_server: !crash test hook (-X)");
+    coro_exit();
+}
+
 /* The body of a line without its terminator ("\r\n" or "\n"). */
 static bool line_is(const char *line, int64_t len, const char *cmd, size_t cmd_len)
 {
@@ -206,6 +248,10 @@ static __attribute__((noinline)) enum verdict handle_command(coro_stream_t *s, c
         return reply_bench(s, false) < 0 ? END_SESSION : KEEP_GOING;
     if (LINE_IS(line, len, "!bench json"))
         return reply_bench(s, true) < 0 ? END_SESSION : KEEP_GOING;
+    if (server.test_hooks && LINE_IS(line, len, "!crash"))
+        hook_crash(s, 8);
+    if (server.test_hooks && LINE_IS(line, len, "!overflow"))
+        hook_sink += hook_overflow(0);
     if (LINE_IS(line, len, "!shutdown")) {
         if (server.allow_remote_shutdown || coro_peer_is_loopback(coro_stream_fd(s)) == 1) {
             server_stop();
@@ -364,7 +410,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "kspeb:P:a:tc:K:RTL:vh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "kspeb:P:a:tc:K:RTL:vXh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'k':
         case 's':
@@ -408,6 +454,9 @@ int main(int argc, char **argv)
             break;
         case 'v':
             server.verbose = true;
+            break;
+        case 'X':
+            server.test_hooks = true;
             break;
         case OPT_LIST_BACKENDS:
             for (const char *p = coro_backends(); *p; p++)
