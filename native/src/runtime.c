@@ -251,8 +251,8 @@ int64_t coro_run(void)
         if (rt->run_head) {
             timeout_ns = 0;
         } else {
-            int64_t now = coro_now_ns();
-            timeout_ns = coro__timers_next_ns(now);
+            /* Read the clock only when a timer needs it. */
+            timeout_ns = rt->heap_len ? coro__timers_next_ns(coro_now_ns()) : -1;
             if (timeout_ns < 0 && rt->fd_waiters == 0)
                 break; /* nothing can wake anyone: deadlock or all yielded */
         }

@@ -141,26 +141,25 @@ static int make_room(coro_stream_t *s)
     return 0;
 }
 
-/* Called when nothing is buffered. If the fd is known drained, reading now
- * would only wait: give the buffer back first, so an idle connection pins
- * none, and wait for data before taking one again. TLS streams keep theirs
- * (OpenSSL buffers on its own; the saving would be small next to it). */
-static int wait_if_idle(coro_stream_t *s)
+/* Called when nothing is buffered. Returns true if the fd is known drained
+ * (or not yet seen by the backend), i.e. reading now would only wait: then
+ * the buffer goes back first, so an idle connection pins none. TLS streams
+ * keep theirs (OpenSSL buffers on its own; the saving would be small next to
+ * it). */
+static bool release_if_drained(coro_stream_t *s)
 {
     s->start = s->end = s->scanned = 0;
     if (s->tls)
-        return 0;
+        return false;
     coro_fd_t *f = coro__fd_get(s->fd);
-    if (!f)
-        return -1;
-    if (f->read_ready == 1)
-        return 0;
+    if (!f || f->read_ready == 1)
+        return false;
     if (s->buf) {
         buf_free(s->buf, s->cap);
         s->buf = NULL;
         s->cap = 0;
     }
-    return coro__wait_read_ready(s->fd);
+    return true;
 }
 
 int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
@@ -187,7 +186,8 @@ int64_t coro_stream_read_line(coro_stream_t *s, const char **line, char delim)
             errno = EMSGSIZE;
             return -1;
         }
-        if (s->start == s->end && wait_if_idle(s) < 0)
+        /* Wait before taking a buffer back, not after. */
+        if (s->start == s->end && release_if_drained(s) && coro__wait_read_ready(s->fd) < 0)
             return -1;
         if (make_room(s) < 0)
             return -1;
@@ -218,9 +218,8 @@ int64_t coro_stream_read(coro_stream_t *s, void *buf, int64_t n)
             s->scanned = s->start;
         return take;
     }
-    if (wait_if_idle(s) < 0)
-        return -1;
-    return raw_read(s, buf, n);
+    release_if_drained(s);
+    return raw_read(s, buf, n); /* waits by itself when there is nothing */
 }
 
 int64_t coro_stream_read_exact(coro_stream_t *s, void *buf, int64_t n)
