@@ -18,25 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
-
+/* Ends a check group: its ok/not ok line, and exit 1 if it failed. */
 static void done(const char *what)
 {
-    if (failures) {
-        printf("not ok: %s\n", what);
-        exit(1);
-    }
-    printf("ok: %s\n", what);
+    OK("%s\n", what);
+    if (check_failures)
+        exit(check_finish("rusage_format"));
 }
 
 static const coro_rusage_t sample = {
@@ -176,7 +165,7 @@ static void check_round_trip(void)
     char buf[1024];
     int i, trips = 20000;
 
-    for (i = 0; i < trips && !failures; i++) {
+    for (i = 0; i < trips && !check_failures; i++) {
         coro_rusage_t a, b;
         int64_t *f = (int64_t *)&a;
         size_t k;
@@ -292,7 +281,7 @@ static void check_fuzz(void)
     int i, accepted = 0, rounds = 50000;
     size_t len = strlen(sample_line);
 
-    for (i = 0; i < rounds && !failures; i++) {
+    for (i = 0; i < rounds && !check_failures; i++) {
         coro_rusage_t r, r2;
         size_t n, k, edits;
 
@@ -403,5 +392,5 @@ int main(void)
     check_fuzz();
     check_diff();
     check_now();
-    return 0;
+    return check_finish("rusage_format");
 }

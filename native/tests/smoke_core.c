@@ -6,16 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 static coro_t *waiter;
 static intptr_t got;
@@ -51,18 +42,15 @@ int main(void)
         CHECK(left == 0, "%s: %lld coroutines left", b, (long long)left);
         CHECK(got == 42, "%s: yield returned %ld", b, (long)got);
         CHECK(norder == 3 && order[0] == 1 && order[1] == 2 && order[2] == 3, "%s: order", b);
-        printf("ok: %s: spawn, schedule(42) -> yield, sleep 5 ms, run to completion\n", b);
+        OK("%s: spawn, schedule(42) -> yield, sleep 5 ms, run to completion\n", b);
         CHECK(coro_runtime_destroy() == 0, "destroy");
     }
     CHECK(coro_runtime_init(0, NULL) == 0, "init default");
     coro_switch_bench_t sb = {.coroutines = 2, .depth_bytes = 1024, .iterations = 200000};
     CHECK(coro_bench_switch(&sb) == 0, "bench");
-    printf("ok: switch bench: %.1f ns/switch, %.0f bytes copied/switch, slice %.0f\n",
-           sb.ns_per_switch, sb.bytes_copied_per_switch, sb.slice_bytes);
     CHECK(sb.slice_bytes >= 1024 && sb.slice_bytes < 1024 + 512, "slice %f", sb.slice_bytes);
+    OK("switch bench: %.1f ns/switch, %.0f bytes copied/switch, slice %.0f\n",
+       sb.ns_per_switch, sb.bytes_copied_per_switch, sb.slice_bytes);
     coro_runtime_destroy();
-    if (failures)
-        return 1;
-    printf("smoke_core: all checks passed\n");
-    return 0;
+    return check_finish("smoke_core");
 }

@@ -15,23 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define MAX_PAIRS 600
 #define ROUNDS 2
@@ -101,7 +85,7 @@ static int run_backend(const char *b, int pairs)
         int rc = i % 2 ? socketpair(AF_UNIX, SOCK_STREAM, 0, p) : pipe(p);
         if (rc < 0) {
             fprintf(stderr, "FAIL: %s: pair %d: %s\n", b, i, strerror(errno));
-            failures++;
+            check_failures++;
             npairs = i;
             break;
         }
@@ -169,8 +153,5 @@ int main(void)
             n = MAX_PAIRS;
         run_backend(b, n);
     }
-    if (failures)
-        return 1;
-    printf("test_backend_many_fds: all checks passed\n");
-    return 0;
+    return check_finish("test_backend_many_fds");
 }

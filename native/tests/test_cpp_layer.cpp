@@ -8,7 +8,6 @@
 #include "coro.hpp"
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -18,29 +17,7 @@
 #include <string>
 #include <vector>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            std::fprintf(stderr, __VA_ARGS__);                        \
-            std::fprintf(stderr, "\n");                               \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-/* Prints "ok: <what>" if no check failed since the last report. */
-static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ok(const char *fmt, ...)
-{
-    static int reported;
-    std::printf("%s: ", failures == reported ? "ok" : "not ok");
-    reported = failures;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vprintf(fmt, ap);
-    va_end(ap);
-}
+#include "check.h"
 
 static int64_t ms_since(int64_t t0_ns)
 {
@@ -71,7 +48,7 @@ static void test_spawn(coro::runtime &rt)
     CHECK(out.size() == 3 && out[0] == "c0:7" && out[1] == "c1:17" && out[2] == "c2:27",
           "captured state: %zu results", out.size());
     CHECK(token.use_count() == 1, "callables not freed: use_count %ld", token.use_count());
-    ok("spawn: lambdas with by-value and moved captures survive a switch; "
+    OK("spawn: lambdas with by-value and moved captures survive a switch; "
                 "their callables are freed when the coroutine ends\n");
 
     intptr_t got = 0;
@@ -88,7 +65,7 @@ static void test_spawn(coro::runtime &rt)
     run_all(rt, "schedule");
     CHECK(got == 77, "yield returned %ld", (long)got);
     CHECK(busy_errno == EBUSY, "second schedule: errno %d", busy_errno);
-    ok("schedule(h, 77) -> yield() returns 77; scheduling twice throws error(EBUSY)\n");
+    OK("schedule(h, 77) -> yield() returns 77; scheduling twice throws error(EBUSY)\n");
 }
 
 static void test_timeout(coro::runtime &rt)
@@ -124,7 +101,7 @@ static void test_timeout(coro::runtime &rt)
     CHECK(elapsed_ms >= 25 && elapsed_ms < 1000, "timed out after %lld ms", (long long)elapsed_ms);
     CHECK(value == 42, "with_timeout returned %d", value);
     CHECK(inner_timed_out && outer_ok, "nested: inner %d outer %d", inner_timed_out, outer_ok);
-    ok("with_timeout: sleep times out after %lld ms (30 asked) with error.timed_out(); "
+    OK("with_timeout: sleep times out after %lld ms (30 asked) with error.timed_out(); "
                 "returns f()'s value; nested deadlines; popped at scope end\n",
                 (long long)elapsed_ms);
 }
@@ -169,7 +146,7 @@ static void test_mutex_condvar(coro::runtime &rt)
     CHECK(max_inside == 1, "mutual exclusion broken: %d inside at once", max_inside);
     CHECK(consumed_n == producers * items && consumed_sum == producers * items * (items + 1) / 2,
           "consumed %d items, sum %d", consumed_n, consumed_sum);
-    ok("mutex/lock_guard: one holder at a time across yields; condition_variable "
+    OK("mutex/lock_guard: one holder at a time across yields; condition_variable "
                 "with unique_lock and predicate: %d items from %d producers to %d consumers\n",
                 consumed_n, producers, consumers);
 
@@ -201,7 +178,7 @@ static void test_mutex_condvar(coro::runtime &rt)
     CHECK(timed_out, "cv.wait(lk) under with_timeout(20) did not time out");
     CHECK(relocked && other_blocked, "lock not held after a timed-out wait (%d, %d)", relocked,
           other_blocked);
-    ok("condition_variable: notify_one(123) -> wait() == 123; a timed-out wait(lk) "
+    OK("condition_variable: notify_one(123) -> wait() == 123; a timed-out wait(lk) "
                 "throws timed_out and still holds the lock\n");
 }
 
@@ -268,7 +245,7 @@ static void test_sem_latch_fifo(coro::runtime &rt)
     }
     CHECK(token.use_count() == 1, "items left in a fifo were not deleted: use_count %ld",
           token.use_count());
-    ok("semaphore(2): at most 2 holders of 6; latch(3) releases after 3 count_downs; "
+    OK("semaphore(2): at most 2 holders of 6; latch(3) releases after 3 count_downs; "
                 "fifo<string>(2) keeps order; items left in a fifo are deleted with it\n");
 }
 
@@ -300,7 +277,7 @@ static void test_streams(coro::runtime &rt)
     CHECK(echoed.size() == 4 && echoed[0] == "hello\n" && echoed[1] == "crlf line\r\n" &&
               echoed[2] == "second\n" && echoed[3] == big + "\n" && clean_eof,
           "echo mismatch: %zu lines", echoed.size());
-    ok("stream echo over a socketpair: read_line (LF, CRLF, a 50 KiB line), "
+    OK("stream echo over a socketpair: read_line (LF, CRLF, a 50 KiB line), "
                 "read_exact, write_all, shutdown -> clean EOF\n");
 
     auto [x, y] = coro::socket_pair();
@@ -323,7 +300,7 @@ static void test_streams(coro::runtime &rt)
     run_all(rt, "stream errors");
     CHECK(read_timed_out, "read_line under with_timeout(20) with a silent peer did not time out");
     CHECK(too_long_errno == EMSGSIZE, "line over the limit: errno %d", too_long_errno);
-    ok("stream: read_line times out under with_timeout; a line over max_line_bytes "
+    OK("stream: read_line times out under with_timeout; a line over max_line_bytes "
                 "throws error(EMSGSIZE)\n");
 
     coro::listener l(0);
@@ -340,7 +317,7 @@ static void test_streams(coro::runtime &rt)
     });
     run_all(rt, "tcp");
     CHECK(port > 0 && reply == "pong:ping\n", "tcp reply '%s' on port %d", reply.c_str(), port);
-    ok("listener(0) on port %d: accept + connect, one line each way\n", port);
+    OK("listener(0) on port %d: accept + connect, one line each way\n", port);
 
     int refused = 0;
     coro::spawn([&refused] {
@@ -355,7 +332,7 @@ static void test_streams(coro::runtime &rt)
     });
     run_all(rt, "refused");
     CHECK(refused == ECONNREFUSED, "connect to a closed port: errno %d", refused);
-    ok("connect to a closed port throws error(ECONNREFUSED)\n");
+    OK("connect to a closed port throws error(ECONNREFUSED)\n");
 }
 
 /* TLS with the build's test certificate (build/tls/, next to tests/). */
@@ -388,7 +365,7 @@ static void test_tls(coro::runtime &rt)
     });
     run_all(rt, "tls");
     CHECK(reply == "tls:hello\n", "tls reply '%s'", reply.c_str());
-    ok("stream::tls over TCP with tls_context::server/client: handshake, one line each way, "
+    OK("stream::tls over TCP with tls_context::server/client: handshake, one line each way, "
        "close_notify -> clean EOF\n");
 }
 
@@ -415,10 +392,6 @@ int main()
     } catch (const coro::error &e) {
         CHECK(e.errno_value() == ENOENT, "spawn without a runtime: errno %d", e.errno_value());
     }
-    ok("spawn without a runtime throws error(ENOENT)\n");
-    if (failures) {
-        std::fprintf(stderr, "test_cpp_layer: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    OK("spawn without a runtime throws error(ENOENT)\n");
+    return check_finish("test_cpp_layer");
 }

@@ -20,23 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 /* Far longer than a local EOF takes; a hang shows up as ETIMEDOUT. */
 #define DEADLINE_MS 2000
@@ -149,10 +133,5 @@ int main(void)
         }
         CHECK(coro_runtime_destroy() == 0, "destroy");
     }
-    if (failures) {
-        printf("test_eof_after_short_read: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_eof_after_short_read: all checks passed\n");
-    return 0;
+    return check_finish("test_eof_after_short_read");
 }

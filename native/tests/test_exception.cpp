@@ -7,36 +7,13 @@
  * being handled" (std::current_exception) while others throw. */
 #include "coro.hpp"
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            std::fprintf(stderr, __VA_ARGS__);                        \
-            std::fprintf(stderr, "\n");                               \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-/* Prints "ok: <what>" if no check failed since the last report. */
-static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ok(const char *fmt, ...)
-{
-    static int reported;
-    std::printf("%s: ", failures == reported ? "ok" : "not ok");
-    reported = failures;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vprintf(fmt, ap);
-    va_end(ap);
-}
+#include "check.h"
 
 /* Runs the loop with stderr captured; returns what was written there. */
 static std::string run_capturing_stderr(int64_t *left)
@@ -129,7 +106,7 @@ int main()
     CHECK(done_a == 5 && done_b == 5, "others did not finish: %d %d", done_a, done_b);
     CHECK(st.live_coroutines == 0, "live %lld", (long long)st.live_coroutines);
     std::string first_line = err.substr(0, err.find('\n'));
-    ok("std::exception in coroutine #%lld reported (\"%s\"); coroutines_failed == 1; the 2 "
+    OK("std::exception in coroutine #%lld reported (\"%s\"); coroutines_failed == 1; the 2 "
        "others finished\n",
        (long long)thrower_id, first_line.c_str());
 
@@ -156,7 +133,7 @@ int main()
     CHECK(err.find("coro_sleep_ms") != std::string::npos, "coro::error not reported: %s",
           err.c_str());
     CHECK(st.coroutines_failed == 4, "coroutines_failed %lld", (long long)st.coroutines_failed);
-    ok("unwinding 201 frames, copied off and back at each yield, ran every destructor; `throw 42` and an "
+    OK("unwinding 201 frames, copied off and back at each yield, ran every destructor; `throw 42` and an "
        "uncaught coro::error (timeout) are reported too; coroutines_failed == 4\n");
 
     const int rounds = 50;
@@ -180,13 +157,9 @@ int main()
           rounds);
     CHECK(!std::current_exception(), "the scheduler stack is left handling an exception");
     CHECK(rt.stats().coroutines_failed == 4, "a catch-and-yield coroutine died");
-    ok("two coroutines yielding inside catch blocks while a third throws: each rethrows its own "
+    OK("two coroutines yielding inside catch blocks while a third throws: each rethrows its own "
        "exception after every resume (%d rounds)\n",
        rounds);
 
-    if (failures) {
-        std::fprintf(stderr, "test_exception: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_finish("test_exception");
 }

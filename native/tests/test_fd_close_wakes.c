@@ -17,23 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define MS 1000000LL
 #define CLOSE_AFTER_MS 20
@@ -227,8 +211,5 @@ int main(void)
     snprintf(names, sizeof names, "%s", coro_backends());
     for (char *b = strtok(names, ","); b; b = strtok(NULL, ","))
         run_backend(b);
-    if (failures)
-        return 1;
-    printf("test_fd_close_wakes: all checks passed\n");
-    return 0;
+    return check_finish("test_fd_close_wakes");
 }

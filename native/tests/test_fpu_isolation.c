@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
+
 #ifdef __has_include
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -77,26 +79,6 @@ static unsigned x87_cw(void)
     return cw;
 }
 #endif
-
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            if (failures < 20) {                                      \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-                fprintf(stderr, __VA_ARGS__);                         \
-                fprintf(stderr, "\n");                                \
-            }                                                         \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-static void ok(const char *what)
-{
-    static int reported;
-    printf("%s: %s\n", failures == reported ? "ok" : "not ok", what);
-    reported = failures;
-}
 
 #define ROUNDS 2000
 
@@ -263,24 +245,20 @@ int main(void)
              ""
 #endif
     );
-    ok(what);
+    OK("%s\n", what);
 #ifdef HAVE_FTZ
     CHECK(rounds_done[4] == ROUNDS, "FTZ coroutine ran %lld rounds", (long long)rounds_done[4]);
-    ok(FTZ_NAME " set in one coroutine stays there and nowhere else");
+    OK(FTZ_NAME " set in one coroutine stays there and nowhere else\n");
 #endif
     CHECK(child_checked, "the child never ran");
-    ok("a coroutine spawned while in upward mode starts in upward mode");
+    OK("a coroutine spawned while in upward mode starts in upward mode\n");
 
     check_mode(&modes[0], "scheduler after the run", 0);
 #ifdef HAVE_FTZ
     no_ftz_check("scheduler after the run", 0);
 #endif
-    ok("the scheduler stack is back in the default mode after the run");
+    OK("the scheduler stack is back in the default mode after the run\n");
 
     coro_runtime_destroy();
-    if (failures) {
-        fprintf(stderr, "test_fpu_isolation: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_finish("test_fpu_isolation");
 }

@@ -9,16 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fprintf(stderr, "\n");                               \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 static lat_hist_t h;
 
@@ -105,10 +96,5 @@ int main(void)
 {
     test_buckets();
     test_percentiles();
-    if (failures) {
-        fprintf(stderr, "test_latency_hist: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_latency_hist: ok\n");
-    return 0;
+    return check_finish("test_latency_hist");
 }

@@ -10,23 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define N 10000
 #define YIELDS 5
@@ -115,8 +99,5 @@ int main(void)
        (long long)mid.save_buffer_bytes, (double)mid.save_buffer_bytes / N, (long long)slice);
 
     CHECK(coro_runtime_destroy() == 0, "destroy");
-    if (failures)
-        return 1;
-    printf("test_many_coroutines: all checks passed\n");
-    return 0;
+    return check_finish("test_many_coroutines");
 }

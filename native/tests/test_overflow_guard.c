@@ -28,23 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-static void ok(const char *what)
-{
-    static int reported;
-    printf("%s: %s\n", failures == reported ? "ok" : "not ok", what);
-    reported = failures;
-}
+#include "check.h"
 
 /* ------------------------------------------------------------------------ */
 /* What the children run                                                     */
@@ -225,7 +209,7 @@ static void expect_overflow(void (*body)(void *), void *arg, const char *who, co
         *nl = '\0';
     snprintf(what, sizeof what, "overflow of a %s-byte shared stack (%s): child %s, stderr \"%.200s\"",
              size, how_deep, how, o.err);
-    ok(what);
+    OK("%s\n", what);
 }
 
 int main(void)
@@ -254,11 +238,7 @@ int main(void)
           o.err);
     snprintf(what, sizeof what,
              "a load from an unmapped address in a coroutine is not reported as an overflow: child %s", how);
-    ok(what);
+    OK("%s\n", what);
 
-    if (failures) {
-        fprintf(stderr, "test_overflow_guard: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_finish("test_overflow_guard");
 }

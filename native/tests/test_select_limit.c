@@ -13,23 +13,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define HIGH_FD 1500
 
@@ -165,8 +149,5 @@ int main(void)
     }
     close(HIGH_FD);
     close(high_w);
-    if (failures)
-        return 1;
-    printf("test_select_limit: all checks passed\n");
-    return 0;
+    return check_finish("test_select_limit");
 }

@@ -43,25 +43,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
+
 #define CONNS       10
 #define MESSAGES    20
 #define BODY_BYTES  1000
 #define MAX_MESSAGE 100000 /* -m: > one 64 KiB spool chunk, so a rejected message has a file to remove */
 #define WATCHDOG_S  60
 
-static int failures;
 static pid_t server_pid = -1;
 static char spool[PATH_MAX];
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
 
 static void die(const char *what)
 {
@@ -239,8 +230,8 @@ static void raw_session(int port)
     free(rest);
     free(big);
     close(fd);
-    printf("ok: raw session: over-long line 500, junk 500, oversized message 552, pipelined "
-           "group in order, QUIT 221\n");
+    OK("raw session: over-long line 500, junk 500, oversized message 552, pipelined "
+       "group in order, QUIT 221\n");
 }
 
 /* A session that says nothing gets 421 after -T (1 s) and is closed. */
@@ -255,7 +246,7 @@ static void idle_session(int port)
           "idle: %s", line);
     CHECK(read_line_fd(fd, line, sizeof line) < 0, "no EOF after 421: %s", line);
     close(fd);
-    printf("ok: an idle session gets 421 after -T 1 and is closed\n");
+    OK("an idle session gets 421 after -T 1 and is closed\n");
 }
 
 /* ---- spool -------------------------------------------------------------- */
@@ -303,9 +294,9 @@ static void check_spool(const char *outside)
     struct stat st;
     CHECK(stat(outside, &st) < 0 && errno == ENOENT, "the symlink's target %s was written",
           outside);
-    printf("ok: spool: %d .eml files, %d equal to the client's message after unstuffing, no "
-           ".tmp left, planted symlink not followed\n",
-           eml, same);
+    OK("spool: %d .eml files, %d equal to the client's message after unstuffing, no "
+       ".tmp left, planted symlink not followed\n",
+       eml, same);
     free(buf);
     smtp_body_free(&body);
 }
@@ -353,7 +344,7 @@ int main(void)
     snprintf(planted, sizeof planted, "%s/1-%ld.tmp", spool, (long)server_pid);
     if (symlink(outside, planted) < 0)
         die("symlink");
-    printf("ok: smtp_server ready on port %d (spool %s)\n", port, spool);
+    OK("smtp_server ready on port %d (spool %s)\n", port, spool);
 
     raw_session(port);
     idle_session(port);
@@ -379,7 +370,7 @@ int main(void)
     snprintf(want, sizeof want, "\"messages\":%d}", CONNS * MESSAGES + 1);
     CHECK(srv_json && strstr(srv_json, "\"utime_us\":") && strstr(srv_json, want),
           "server BENCH JSON in %s", json);
-    printf("ok: smtp_client %d x %d x %d B: exit 0, %s", CONNS, MESSAGES, BODY_BYTES, json);
+    OK("smtp_client %d x %d x %d B: exit 0, %s", CONNS, MESSAGES, BODY_BYTES, json);
     free(json);
 
     char *sout_text = slurp(sout);
@@ -390,8 +381,8 @@ int main(void)
     snprintf(want, sizeof want, "messages: %d  bytes: ", CONNS * MESSAGES + 1);
     CHECK(strstr(sout_text, "exiting event loop\n") && strstr(sout_text, want),
           "server output: %s", sout_text);
-    printf("ok: smtp_server stopped by SHUTDOWN, exit 0, counted %d messages\n",
-           CONNS * MESSAGES + 1);
+    OK("smtp_server stopped by SHUTDOWN, exit 0, counted %d messages\n",
+       CONNS * MESSAGES + 1);
     free(sout_text);
 
     check_spool(outside);
@@ -405,10 +396,5 @@ int main(void)
     if (d)
         closedir(d);
     rmdir(spool);
-    if (failures) {
-        fprintf(stderr, "test_smtp_e2e: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_smtp_e2e: all checks passed\n");
-    return 0;
+    return check_finish("test_smtp_e2e");
 }

@@ -17,17 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            failures++;                                                     \
-        }                                                                   \
-    } while (0)
+#include "check.h"
 
 /* ---- a growable byte string --------------------------------------------- */
 
@@ -214,7 +204,7 @@ static void expect(const char *setup, const char *in, const char *want, int line
     if (strcmp(got, want) != 0) {
         fprintf(stderr, "FAIL line %d: after %s| %s| want: %s| got: %s\n", line, setup, in,
                 want, got);
-        failures++;
+        check_failures++;
     }
     fake_free(&f);
 }
@@ -254,7 +244,7 @@ static void test_greeting_and_hello(void)
     run(&f, "EHLO x\r\n");
     CHECK(strstr(f.replies.p, "250-SIZE 12345\r\n") != NULL, "%s", f.replies.p);
     fake_free(&f);
-    printf("ok: greeting 220, HELO/EHLO 250 (PIPELINING, 8BITMIME, SIZE), 501 without a domain\n");
+    OK("greeting 220, HELO/EHLO 250 (PIPELINING, 8BITMIME, SIZE), 501 without a domain\n");
 }
 
 static void test_sequence_errors(void)
@@ -269,8 +259,8 @@ static void test_sequence_errors(void)
     EXPECT(RCPT, "RSET\r\nRCPT TO:<e@f>\r\n", "250 2.0.0 Ok\r\n503 5.5.1 MAIL first\r\n");
     EXPECT(RCPT, "HELO x\r\nDATA\r\n", "250 mx.test\r\n503 5.5.1 MAIL first\r\n");
     EXPECT("", "RSET\r\n", "250 2.0.0 Ok\r\n");
-    printf("ok: 503 for MAIL before HELO/EHLO, RCPT before MAIL, DATA before MAIL/RCPT, "
-           "nested MAIL; RSET/HELO end the transaction\n");
+    OK("503 for MAIL before HELO/EHLO, RCPT before MAIL, DATA before MAIL/RCPT, "
+       "nested MAIL; RSET/HELO end the transaction\n");
 }
 
 static void test_mail_rcpt_syntax(void)
@@ -315,7 +305,7 @@ static void test_mail_rcpt_syntax(void)
     memcpy(line, "RCPT TO:<", 9);
     memcpy(line + 9 + SMTP_PATH_MAX + 1, ">\r\n", 4);
     EXPECT(MAIL, line, rcpt501);
-    printf("ok: MAIL/RCPT paths and parameters: 250, 501, 552 (SIZE), 555\n");
+    OK("MAIL/RCPT paths and parameters: 250, 501, 552 (SIZE), 555\n");
 }
 
 static void test_recipient_cap(void)
@@ -334,7 +324,7 @@ static void test_recipient_cap(void)
                               "<CR><LF>.<CR><LF>\r\n") == 0,
           "%s", f.replies.p);
     fake_free(&f);
-    printf("ok: %d recipients accepted, the next gets 452, DATA still works\n", SMTP_MAX_RCPT);
+    OK("%d recipients accepted, the next gets 452, DATA still works\n", SMTP_MAX_RCPT);
 }
 
 static void test_other_commands(void)
@@ -397,8 +387,8 @@ static void test_other_commands(void)
           "%s", f.replies.p);
     CHECK(f.shutdowns == 0, "shutdowns %d", f.shutdowns);
     fake_free(&f);
-    printf("ok: NOOP, RSET, VRFY 252, EXPN/HELP 502, unknown/empty 500, QUIT 221 + close, "
-           "BENCH [JSON], SHUTDOWN 221 from loopback / 550 from elsewhere\n");
+    OK("NOOP, RSET, VRFY 252, EXPN/HELP 502, unknown/empty 500, QUIT 221 + close, "
+       "BENCH [JSON], SHUTDOWN 221 from loopback / 550 from elsewhere\n");
 }
 
 static void test_line_limits(void)
@@ -443,9 +433,9 @@ static void test_line_limits(void)
     CHECK(f.aborts == 1 && f.messages == 0, "aborts %d messages %d", f.aborts, f.messages);
     fake_free(&f);
     free(big);
-    printf("ok: %d-byte lines accepted, longer: 500 (command) or failed message (text), "
-           "bounded framing\n",
-           SMTP_LINE_MAX);
+    OK("%d-byte lines accepted, longer: 500 (command) or failed message (text), "
+       "bounded framing\n",
+       SMTP_LINE_MAX);
 }
 
 static void test_data_and_unstuffing(void)
@@ -501,8 +491,8 @@ static void test_data_and_unstuffing(void)
     CHECK(strcmp(f.replies.p, "451 4.3.0 Could not store the message\r\n") == 0, "%s",
           f.replies.p);
     fake_free(&f);
-    printf("ok: DATA 354, dot-unstuffing, lone-dot terminator (CRLF or LF), 250 with the "
-           "queue id, 451 when storing fails\n");
+    OK("DATA 354, dot-unstuffing, lone-dot terminator (CRLF or LF), 250 with the "
+       "queue id, 451 when storing fails\n");
 }
 
 static void test_size_limit(void)
@@ -552,9 +542,9 @@ static void test_size_limit(void)
     CHECK(f.messages == 1 && f.stored.len == 0 && f.s.body == NULL, "count-only");
     fake_free(&f);
     buf_free(&in);
-    printf("ok: 552 after draining an oversized message (limit exact), body handed over in "
-           "chunks <= %d bytes, count-only mode keeps nothing\n",
-           SMTP_BODY_CHUNK + SMTP_LINE_MAX);
+    OK("552 after draining an oversized message (limit exact), body handed over in "
+       "chunks <= %d bytes, count-only mode keeps nothing\n",
+       SMTP_BODY_CHUNK + SMTP_LINE_MAX);
 }
 
 static const char PIPELINED[] =
@@ -597,9 +587,9 @@ static void test_pipelining(void)
           f.max_out);
     fake_free(&f);
     buf_free(&in);
-    printf("ok: pipelined commands answered in order whatever the chunking; 500 NOOPs in "
-           "one read -> reply buffer <= %d bytes\n",
-           SMTP_OUT_CAP);
+    OK("pipelined commands answered in order whatever the chunking; 500 NOOPs in "
+       "one read -> reply buffer <= %d bytes\n",
+       SMTP_OUT_CAP);
 }
 
 static void test_bench_body(void)
@@ -627,7 +617,7 @@ static void test_bench_body(void)
     }
     smtp_body_t b;
     CHECK(smtp_body_make(&b, 1) < 0, "1 byte accepted");
-    printf("ok: smtp_body wire form unstuffs to its plain form (2 B .. 100 KB)\n");
+    OK("smtp_body wire form unstuffs to its plain form (2 B .. 100 KB)\n");
 }
 
 /* Deterministic pseudo-random conversations built from SMTP fragments,
@@ -689,7 +679,7 @@ static void test_random_conversations(void)
         buf_free(&in);
         runs++;
     }
-    printf("ok: %d random conversations answered identically in 5 chunkings\n", runs);
+    OK("%d random conversations answered identically in 5 chunkings\n", runs);
 }
 
 int main(void)
@@ -705,10 +695,5 @@ int main(void)
     test_pipelining();
     test_bench_body();
     test_random_conversations();
-    if (failures) {
-        fprintf(stderr, "test_smtp_session: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_smtp_session: all checks passed\n");
-    return 0;
+    return check_finish("test_smtp_session");
 }

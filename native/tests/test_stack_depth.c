@@ -22,25 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            if (failures < 20) {                                      \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-                fprintf(stderr, __VA_ARGS__);                         \
-                fprintf(stderr, "\n");                                \
-            }                                                         \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-static void ok(const char *what)
-{
-    static int reported;
-    printf("%s: %s\n", failures == reported ? "ok" : "not ok", what);
-    reported = failures;
-}
+#include "check.h"
 
 /* ------------------------------------------------------------------------ */
 /* Counting malloc calls (glibc; not under sanitizers, which own malloc).    */
@@ -230,7 +212,7 @@ static void run_pair(int64_t depth_a, int64_t depth_b)
              "no malloc",
              (long long)depth_a, (long long)depth_b, ROUNDS, per_save, (double)live / 2,
              per_save - (double)live / 2);
-    ok(what);
+    OK("%s\n", what);
 }
 
 static void lazy_path(void)
@@ -243,7 +225,7 @@ static void lazy_path(void)
     int64_t switches = h.s1.switches - h.s0.switches;
     CHECK(copied == 0 && switches == 2 * (ROUNDS - 1 - WARM),
           "lazy: %lld bytes copied in %lld switches", (long long)copied, (long long)switches);
-    ok("lazy path: a 16 KiB coroutine resumed alone copies 0 bytes per switch");
+    OK("lazy path: a 16 KiB coroutine resumed alone copies 0 bytes per switch\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -347,7 +329,7 @@ static void growth(void)
              ""
 #endif
     );
-    ok(what);
+    OK("%s\n", what);
 
     int64_t switches = g.steady1.switches - g.steady0.switches;
     CHECK(switches == 4 * STEADY_ROUNDS, "%lld steady switches", (long long)switches);
@@ -366,7 +348,7 @@ static void growth(void)
              " (malloc not counted in this build)"
 #endif
     );
-    ok(what);
+    OK("%s\n", what);
 }
 
 int main(void)
@@ -388,11 +370,7 @@ int main(void)
     CHECK(end.live_coroutines == 0 && end.save_buffer_bytes == 0,
           "after the last coroutine: live %lld, save_buffer_bytes %lld",
           (long long)end.live_coroutines, (long long)end.save_buffer_bytes);
-    ok("save_buffer_bytes returns to 0 when every coroutine has ended");
+    OK("save_buffer_bytes returns to 0 when every coroutine has ended\n");
     coro_runtime_destroy();
-    if (failures) {
-        fprintf(stderr, "test_stack_depth: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_finish("test_stack_depth");
 }

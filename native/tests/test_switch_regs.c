@@ -17,26 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            if (failures < 20) {                                      \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-                fprintf(stderr, __VA_ARGS__);                         \
-                fprintf(stderr, "\n");                                \
-            }                                                         \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-
-/* Prints "ok: <what>" if no check failed since the last report. */
-static void ok(const char *what)
-{
-    static int reported;
-    printf("%s: %s\n", failures == reported ? "ok" : "not ok", what);
-    reported = failures;
-}
+#include "check.h"
 
 /* ------------------------------------------------------------------------ */
 /* 1. Callee-saved registers                                                 */
@@ -257,7 +238,7 @@ int main(void)
     snprintf(what, sizeof what,
              "callee-saved registers (%d per switch) survive %d switches among %d coroutines",
              NREGS, NCORO * ROUNDS * 2, NCORO);
-    ok(what);
+    OK("%s\n", what);
 
     for (intptr_t i = 0; i < NCORO; i++)
         CHECK(coro_spawn(values_coroutine, (void *)i) != NULL, "spawn");
@@ -266,7 +247,7 @@ int main(void)
              "16 integers and 3 doubles live across each of %d yields in %d coroutines; "
              "coro_current() right after every resume",
              ROUNDS, NCORO);
-    ok(what);
+    OK("%s\n", what);
 
     int ndeep = 8;
     int64_t want_frames = 0;
@@ -288,12 +269,8 @@ int main(void)
              ndeep, DEPTH, (long long)frames_checked, (long long)after.max_slice_bytes,
              (long long)(after.bytes_saved - before.bytes_saved + after.bytes_restored -
                          before.bytes_restored));
-    ok(what);
+    OK("%s\n", what);
 
     coro_runtime_destroy();
-    if (failures) {
-        fprintf(stderr, "test_switch_regs: %d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_finish("test_switch_regs");
 }

@@ -7,24 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-/* Prints "ok: ..." only if no check failed since the previous line. */
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define NWAIT 5
 
@@ -136,8 +119,5 @@ int main(void)
     OK("cond: coro_run returns 1 for a waiter nobody can wake\n");
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
-    if (failures)
-        return 1;
-    printf("test_sync_cond: all checks passed\n");
-    return 0;
+    return check_finish("test_sync_cond");
 }

@@ -8,24 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-/* Prints "ok: ..." only if no check failed since the previous line. */
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define CAP 4
 #define ITEMS 20000
@@ -210,8 +193,5 @@ int main(void)
     coro_fifo_destroy(q);
 
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
-    if (failures)
-        return 1;
-    printf("test_sync_fifo: all checks passed\n");
-    return 0;
+    return check_finish("test_sync_fifo");
 }

@@ -8,24 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
-/* Prints "ok: ..." only if no check failed since the previous line. */
-static int failures_seen;
-#define OK(...)                                                       \
-    do {                                                              \
-        fputs(failures == failures_seen ? "ok: " : "not ok: ", stdout); \
-        printf(__VA_ARGS__);                                          \
-        failures_seen = failures;                                     \
-    } while (0)
+#include "check.h"
 
 #define MS 1000000LL
 
@@ -225,8 +208,5 @@ int main(void)
     coro_cond_destroy(never_signalled);
     OK("timers: the runtime is destroyed cleanly with a user timer, a sleeper and a deadline "
        "waiter still armed\n");
-    if (failures)
-        return 1;
-    printf("test_timers: all checks passed\n");
-    return 0;
+    return check_finish("test_timers");
 }

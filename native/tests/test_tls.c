@@ -24,16 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 #define LINES 1000
 #define PIPELINED 200
@@ -272,16 +263,13 @@ static void run_scenario(enum scenario sc, int want_errno)
     int64_t left = coro_run();
     CHECK(left == 0, "%s: %s: %lld coroutines left", T.backend, scenario_name[sc],
           (long long)left);
-    int before = failures;
     CHECK(T.server_done && T.client_done, "%s: %s: server done %d, client done %d", T.backend,
           scenario_name[sc], T.server_done, T.client_done);
     CHECK(T.server_errno == want_errno, "%s: %s: server handshake errno %d (%s), want %d",
           T.backend, scenario_name[sc], T.server_errno,
           T.server_errno > 0 ? strerror(T.server_errno) : "-", want_errno);
-    if (failures == before)
-        printf("ok: %s: %s%s%s\n", T.backend, scenario_name[sc],
-               want_errno ? " -> handshake fails with " : "",
-               want_errno ? strerror(want_errno) : "");
+    OK("%s: %s%s%s\n", T.backend, scenario_name[sc], want_errno ? " -> handshake fails with " : "",
+       want_errno ? strerror(want_errno) : "");
 }
 
 /* Set when find_cert made a temporary pair (removed at exit). */
@@ -323,7 +311,7 @@ int main(void)
         fprintf(stderr, "FAIL: no certificate and openssl req failed\n");
         return 1;
     }
-    printf("ok: TLS library: %s\n", coro_tls_library());
+    OK("TLS library: %s\n", coro_tls_library());
 
     /* Contexts do not need a runtime; a bad path is EINVAL, not a crash. */
     errno = 0;
@@ -369,10 +357,5 @@ int main(void)
         unlink(key);
         rmdir(tmp_dir);
     }
-    if (failures) {
-        fprintf(stderr, "test_tls: %d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_tls: all checks passed\n");
-    return 0;
+    return check_finish("test_tls");
 }
