@@ -7,7 +7,8 @@
  * to mean "drained, wait for the next event"; no event ever comes for an
  * EOF, so the reader waited forever (echo_server kept the session and its
  * fd). Fixed in fd.c by remembering the hang-up (read_final); the same case
- * without the fuzz harness is test_eof_after_short_read. */
+ * without the fuzz harness is test_eof_after_short_read. The target runs
+ * echo_server's own session code (demos/lib/echo_session.c). */
 #include "../fuzz/fuzz_echo_session.c"
 #include "../fuzz/fuzz_replay.h"
 
@@ -42,6 +43,7 @@ int main(void)
                 quit_with_unread_input, sizeof quit_with_unread_input);
     fuzz_replay("fuzz_echo_session hang: limit 3, EOF in the middle of a line",
                 eof_mid_line_limit_3, sizeof eof_mid_line_limit_3);
+    echo_session_close_all(); /* none is open: frees the table of open sessions */
     coro_runtime_destroy();
     return 0;
 }
