@@ -28,17 +28,17 @@
 #include <coro.h>
 
 #include "lib/demo_args.h"
+#include "lib/demo_net.h"
+#include "lib/demo_output.h"
 #include "lib/demo_proc.h"
 #include "lib/latency_hist.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define MAX_CONNS 1000000
 #define MAX_PACKET (256 * 1024 * 1024)
@@ -120,16 +120,8 @@ static void conn_error(const struct conn *c, const char *what)
 /* Connects c and wraps it in a stream. 0, or -1 with errno. */
 static int conn_open(struct conn *c)
 {
-    int fd = coro_tcp_connect(cl.host, cl.port);
-    if (fd < 0)
-        return -1;
-    c->s = cl.tls ? coro_stream_open_tls(fd, 0, cl.tls_ctx, 0) : coro_stream_open(fd, 0);
-    if (!c->s) {
-        if (!cl.tls)
-            coro_close(fd);
-        return -1;
-    }
-    return 0;
+    c->s = demo_stream_connect(cl.host, cl.port, 0, cl.tls_ctx);
+    return c->s ? 0 : -1;
 }
 
 static void conn_close(struct conn *c)
@@ -370,16 +362,6 @@ static void main_coroutine(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Output                                                                    */
 
-static void print_text(const coro_rusage_t *client, const coro_stats_t *st)
-{
-    char buf[1024];
-    printf("server bench: %s\n", cl.server_bench ? cl.server_bench : "unavailable");
-    coro_rusage_format(client, buf, sizeof buf);
-    printf("client bench: %s\n", buf);
-    printf("read_block: %lld  write_block: %lld\n", (long long)st->read_blocks,
-           (long long)st->write_blocks);
-}
-
 static void print_json(const coro_rusage_t *client, const coro_stats_t *st)
 {
     char buf[1024];
@@ -492,19 +474,9 @@ static int parse_args(int argc, char **argv)
             return bad_arg("packet_size must be a number in 3..268435456 (payload + CRLF)",
                            pos[4]);
     }
-    if (cl.backend && !demo_backend_known(cl.backend)) {
-        fprintf(stderr, "echo_client: backend '%s' is not in this build (it has: %s)\n",
-                cl.backend, coro_backends());
+    if (demo_check_backend("echo_client", cl.backend) < 0 ||
+        demo_check_address("echo_client", cl.host) < 0)
         return 2;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(cl.host, NULL, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "echo_client: cannot resolve address '%s': %s\n", cl.host,
-                gai_strerror(rc));
-        return 2;
-    }
-    freeaddrinfo(res);
     return -1;
 }
 
@@ -514,11 +486,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    demo_ignore_sigpipe();
-    long fd_limit = demo_raise_fd_limit();
-    if (fd_limit > 0 && cl.nconns + 16 > fd_limit)
-        fprintf(stderr, "echo_client: warning: %lld connections but the fd limit is %ld\n",
-                (long long)cl.nconns, fd_limit);
+    demo_client_setup("echo_client", cl.nconns);
 
     coro_rusage_t started, ended, used;
     coro_rusage_now(&started);
@@ -535,11 +503,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_client: TLS setup failed: %s\n", strerror(errno));
         return 1;
     }
-    if (coro_runtime_init(0, cl.backend) < 0) {
-        fprintf(stderr, "echo_client: cannot start the %s backend: %s\n",
-                cl.backend ? cl.backend : "default", strerror(errno));
+    if (demo_runtime_init("echo_client", cl.backend) < 0)
         return 1;
-    }
     cl.main_coro = coro_spawn(main_coroutine, NULL);
     if (!cl.main_coro) {
         fprintf(stderr, "echo_client: cannot start: %s\n", strerror(errno));
@@ -562,7 +527,7 @@ int main(int argc, char **argv)
     if (cl.json)
         print_json(&used, &st);
     else
-        print_text(&used, &st);
+        demo_print_bench_lines(cl.server_bench, &used, &st);
     fflush(stdout);
     if (cl.mismatches || cl.errors)
         fprintf(stderr, "echo_client: %lld mismatched transactions, %lld failed connections\n",

@@ -245,11 +245,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (backend && !demo_backend_known(backend)) {
-        fprintf(stderr, "echo_server: backend '%s' is not in this build (it has: %s)\n", backend,
-                coro_backends());
+    if (demo_check_backend("echo_server", backend) < 0)
         return 2;
-    }
     server.session.max_line = max_line;
     server.session.stop = server_stop;
 
@@ -281,11 +278,8 @@ int main(int argc, char **argv)
         }
     }
 
-    if (coro_runtime_init(0, backend) < 0) {
-        fprintf(stderr, "echo_server: cannot start the %s backend: %s\n",
-                backend ? backend : "default", strerror(errno));
+    if (demo_runtime_init("echo_server", backend) < 0)
         return 1;
-    }
     coro_rusage_now(&server.session.started);
     echo_session_configure(&server.session);
     printf("using %s()\n", coro_backend_name());

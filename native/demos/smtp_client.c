@@ -39,17 +39,17 @@
 #include <coro.h>
 
 #include "lib/demo_args.h"
+#include "lib/demo_net.h"
+#include "lib/demo_output.h"
 #include "lib/demo_proc.h"
 #include "lib/smtp_body.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define MAX_CONNS         1000000
 #define MAX_MESSAGES      1000000000LL      /* per connection */
@@ -177,15 +177,8 @@ static int command(struct conn *c, const char *cmd, int want, char **keep)
 
 static int conn_open(struct conn *c)
 {
-    int fd = coro_tcp_connect(cl.host, cl.port);
-    if (fd < 0)
-        return -1;
-    c->s = coro_stream_open(fd, REPLY_LINE_MAX);
-    if (!c->s) {
-        coro_close(fd);
-        return -1;
-    }
-    return 0;
+    c->s = demo_stream_connect(cl.host, cl.port, REPLY_LINE_MAX, NULL);
+    return c->s ? 0 : -1;
 }
 
 static void conn_close(struct conn *c)
@@ -369,12 +362,7 @@ static double msg_per_s(void)
 
 static void print_text(const coro_rusage_t *client, const coro_stats_t *st)
 {
-    char buf[1024];
-    printf("server bench: %s\n", cl.server_bench ? cl.server_bench : "unavailable");
-    coro_rusage_format(client, buf, sizeof buf);
-    printf("client bench: %s\n", buf);
-    printf("read_block: %lld  write_block: %lld\n", (long long)st->read_blocks,
-           (long long)st->write_blocks);
+    demo_print_bench_lines(cl.server_bench, client, st);
     printf("messages: %lld  errors: %lld  msg_per_s: %.1f\n", (long long)cl.messages,
            (long long)cl.errors, msg_per_s());
 }
@@ -452,19 +440,9 @@ static int parse_args(int argc, char **argv)
         return bad_arg("nmessages_per_conn must be a number in 1..1000000000", pos[3]);
     if (demo_parse_i64(pos[4], SMTP_BODY_MIN_BYTES, MAX_MESSAGE_BYTES, &cl.bytes) < 0)
         return bad_arg("message_bytes must be a number in 2..1073741824", pos[4]);
-    if (cl.backend && !demo_backend_known(cl.backend)) {
-        fprintf(stderr, "smtp_client: backend '%s' is not in this build (it has: %s)\n",
-                cl.backend, coro_backends());
+    if (demo_check_backend("smtp_client", cl.backend) < 0 ||
+        demo_check_address("smtp_client", cl.host) < 0)
         return 2;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(cl.host, NULL, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "smtp_client: cannot resolve address '%s': %s\n", cl.host,
-                gai_strerror(rc));
-        return 2;
-    }
-    freeaddrinfo(res);
     return -1;
 }
 
@@ -474,11 +452,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    demo_ignore_sigpipe();
-    long fd_limit = demo_raise_fd_limit();
-    if (fd_limit > 0 && cl.nconns + 16 > fd_limit)
-        fprintf(stderr, "smtp_client: warning: %lld connections but the fd limit is %ld\n",
-                (long long)cl.nconns, fd_limit);
+    demo_client_setup("smtp_client", cl.nconns);
     if (smtp_body_make(&cl.body, cl.bytes) < 0) {
         fprintf(stderr, "smtp_client: cannot build a %lld-byte message: %s\n",
                 (long long)cl.bytes, strerror(errno));
@@ -495,11 +469,8 @@ int main(int argc, char **argv)
 
     coro_rusage_t started, ended, used;
     coro_rusage_now(&started);
-    if (coro_runtime_init(0, cl.backend) < 0) {
-        fprintf(stderr, "smtp_client: cannot start the %s backend: %s\n",
-                cl.backend ? cl.backend : "default", strerror(errno));
+    if (demo_runtime_init("smtp_client", cl.backend) < 0)
         return 1;
-    }
     cl.all_done = coro_latch_create(cl.nconns);
     if (!cl.all_done || !coro_spawn(main_coroutine, NULL)) {
         fprintf(stderr, "smtp_client: cannot start: %s\n", strerror(errno));

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,4 +86,13 @@ int demo_backend_known(const char *name)
         p = comma + 1;
     }
     return 0;
+}
+
+int demo_check_backend(const char *prog, const char *name)
+{
+    if (!name || demo_backend_known(name))
+        return 0;
+    fprintf(stderr, "%s: backend '%s' is not in this build (it has: %s)\n", prog, name,
+            coro_backends());
+    return -1;
 }

@@ -23,4 +23,10 @@ const char *demo_backend_for_flag(int letter);
 /* 1 if `name` is one of coro_backends(), else 0. */
 int demo_backend_known(const char *name);
 
+/* Checks a -b NAME: NULL (the build's default) or one of coro_backends().
+ * Returns 0, or -1 after saying on stderr
+ * "PROG: backend 'NAME' is not in this build (it has: ...)"; the caller
+ * exits 2, as for any bad argument. */
+int demo_check_backend(const char *prog, const char *name);
+
 #endif

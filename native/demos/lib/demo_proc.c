@@ -3,6 +3,8 @@
  */
 #include "demo_proc.h"
 
+#include <coro.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -55,4 +57,26 @@ long demo_raise_fd_limit(void)
 void demo_ignore_sigpipe(void)
 {
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* Fds a load generator has open besides its connections (stdio, the
+ * backend's own, TLS's), with room to spare. */
+#define CLIENT_OWN_FDS 16
+
+void demo_client_setup(const char *prog, int64_t nconns)
+{
+    demo_ignore_sigpipe();
+    long fd_limit = demo_raise_fd_limit();
+    if (fd_limit > 0 && nconns + CLIENT_OWN_FDS > fd_limit)
+        fprintf(stderr, "%s: warning: %lld connections but the fd limit is %ld\n", prog,
+                (long long)nconns, fd_limit);
+}
+
+int demo_runtime_init(const char *prog, const char *backend)
+{
+    if (coro_runtime_init(0, backend) >= 0)
+        return 0;
+    fprintf(stderr, "%s: cannot start the %s backend: %s\n", prog, backend ? backend : "default",
+            strerror(errno));
+    return -1;
 }

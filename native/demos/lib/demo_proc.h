@@ -1,12 +1,13 @@
 /*
  * demo_proc.h - process setup shared by the demo programs: where the
  * executable lives (for files installed beside it, like the test TLS
- * certificate), the fd limit, SIGPIPE.
+ * certificate), the fd limit, SIGPIPE, starting the runtime.
  */
 #ifndef DEMO_PROC_H
 #define DEMO_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Writes "<directory of this executable>/<rel>" into out. Returns 0, or -1
  * (ENAMETOOLONG, or what readlink("/proc/self/exe") reported). */
@@ -24,5 +25,17 @@ long demo_raise_fd_limit(void);
 /* Ignores SIGPIPE. The core never raises it (MSG_NOSIGNAL), but a library
  * (TLS) writing to a dead peer might. */
 void demo_ignore_sigpipe(void);
+
+/* The process setup of a load generator (echo_client, smtp_client) about to
+ * open nconns connections: SIGPIPE ignored, the fd limit raised, and a
+ * warning on stderr ("PROG: warning: N connections but the fd limit is L")
+ * when the connections and a few fds of our own will not fit. The run goes
+ * on either way: the connections that fail are counted as errors. */
+void demo_client_setup(const char *prog, int64_t nconns);
+
+/* coro_runtime_init(0, backend) (NULL: the build's default backend).
+ * Returns 0, or -1 after saying on stderr
+ * "PROG: cannot start the BACKEND backend: reason". */
+int demo_runtime_init(const char *prog, const char *backend);
 
 #endif
