@@ -2,6 +2,8 @@
 // coro-bench: wires the commands; one top-level catch maps errors to exit
 // statuses (2 for bad input or a missing build, 1 for failed runs).
 import { Command, CommanderError } from 'commander';
+import { checkCommand } from './commands/check.js';
+import { compareCommand } from './commands/compare.js';
 import { echoCommand } from './commands/echo.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
@@ -24,10 +26,12 @@ Examples:
   coro-bench switch
   coro-bench info
   coro-bench run --list
-  coro-bench report results/echo.json --html results/echo.html`,
+  coro-bench report results/echo.json --html results/echo.html
+  coro-bench check --baseline reports/baseline.json
+  coro-bench compare --conns 50 --txns 200`,
   );
 
-for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand()]) {
+for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
 

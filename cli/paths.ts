@@ -29,15 +29,30 @@ export const NATIVE_BUILD = process.env.CORO_BENCH_NATIVE_BUILD
   : join(ROOT, 'native', 'build');
 export const PROFILES_DIR = join(ROOT, 'bench-profiles');
 
-export const paths = {
-  library: join(NATIVE_BUILD, 'libcoro.so'),
-  echoServer: join(NATIVE_BUILD, 'echo_server'),
-  echoClient: join(NATIVE_BUILD, 'echo_client'),
-  smtpServer: join(NATIVE_BUILD, 'smtp_server'),
-  smtpClient: join(NATIVE_BUILD, 'smtp_client'),
-  epollEcho: join(NATIVE_BUILD, 'peers', 'epoll_echo'),
-  nodeEcho: join(ROOT, 'native', 'peers', 'node_echo.mjs'),
-  nativeTests: join(NATIVE_BUILD, 'tests'),
-};
+function buildPaths(build: string) {
+  return {
+    build,
+    library: join(build, 'libcoro.so'),
+    echoServer: join(build, 'echo_server'),
+    echoClient: join(build, 'echo_client'),
+    smtpServer: join(build, 'smtp_server'),
+    smtpClient: join(build, 'smtp_client'),
+    epollEcho: join(build, 'peers', 'epoll_echo'),
+    nodeEcho: join(ROOT, 'native', 'peers', 'node_echo.mjs'),
+    nativeTests: join(build, 'tests'),
+    switchCount: join(build, 'bench', 'switch_count'),
+  };
+}
+
+export const paths = buildPaths(NATIVE_BUILD);
+
+/**
+ * Points every native path at another build folder (e.g. an injected-slowdown
+ * build for `check --build`). Must run before the library is first loaded
+ * over FFI: the binding opens it once.
+ */
+export function useNativeBuild(dir: string): void {
+  Object.assign(paths, buildPaths(resolve(dir)));
+}
 
 export const BUILD_HINT = 'run `npm install` (or `make -C native`)';

@@ -46,8 +46,10 @@ export async function startServer(
   pinning: Pinning,
   fileLimit: number | undefined,
   readyTimeoutMs = 10_000,
+  /** A tool the server runs under, e.g. ["valgrind", "--tool=callgrind", ...] (gate metrics). */
+  wrapper: string[] = [],
 ): Promise<StartedServer> {
-  const spec = launch(serverArgv(config, port), pinning.server, fileLimit);
+  const spec = launch([...wrapper, ...serverArgv(config, port)], pinning.server, fileLimit);
   const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);

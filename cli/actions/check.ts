@@ -1,0 +1,164 @@
+// `coro-bench check`: measure the gate profile, judge every metric against
+// the baseline, re-run a borderline timed metric once, print the table, and
+// write a new baseline after a passing run when asked.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { CheckOptions } from '../commands/check.js';
+import type { IO } from '../commands/io.js';
+import { UsageError } from '../errors.js';
+import { loadBaseline, makeBaseline, writeBaseline, type Baseline } from '../gate/baseline.js';
+import type { MeasureContext } from '../gate/context.js';
+import { confirmBorderline, MIN_TIMED_SAMPLES } from '../gate/decide.js';
+import { environmentWarnings } from '../gate/drift.js';
+import { exitStatus, failedRow, judgeMetric, notMeasuredRow, passing, skippedRow, type GateRow } from '../gate/judge.js';
+import { mergeMeasurements, type Metric } from '../gate/metric.js';
+import { measureNoiseFree } from '../gate/noise-free.js';
+import { baselineSummary, CHECK_SCHEMA, checkTable, type CheckDoc } from '../gate/render.js';
+import { loadGateSettings, type GateSettings } from '../gate/settings.js';
+import { measureTimed, remeasureTimed } from '../gate/timed.js';
+import { createProgress } from '../measure/progress.js';
+import { coroVersion } from '../native/coro.js';
+import { paths, ROOT, useNativeBuild } from '../paths.js';
+import { environment } from '../results/environment.js';
+import type { Environment } from '../results/types.js';
+import { renderTable } from '../render/terminal.js';
+import { median } from '../stats/summary.js';
+import { describePinning, resolvePinning } from '../workload/launch.js';
+import { installReaper } from '../workload/process.js';
+import { requireProgram } from '../workload/servers.js';
+import { findOnPath } from '../workload/tools.js';
+
+function withRuns(s: GateSettings, runs: number | undefined): GateSettings {
+  if (runs === undefined) return s;
+  return {
+    ...s,
+    ...(s.switch ? { switch: { ...s.switch, runs } } : {}),
+    ...(s.echo ? { echo: { ...s.echo, runs } } : {}),
+  };
+}
+
+function where(e: Environment): string {
+  return `${e.host} (${e.cpu_model}, ${e.cpus} CPUs, ${e.os}), node ${e.node}, coro ${e.coro_version ?? 'n/a'} [${e.build_flags ?? 'n/a'}]`;
+}
+
+function rowsFor(measured: ReturnType<typeof mergeMeasurements>, baseline: Baseline | undefined, o: CheckOptions): GateRow[] {
+  const base = baseline?.metrics ?? {};
+  const rows: GateRow[] = [
+    ...measured.metrics.map((m) => judgeMetric(m.id, base[m.id], m, o.thresholdPct)),
+    ...measured.skipped.map(skippedRow),
+    ...measured.failed.map((f) => failedRow(f, base[f.id])),
+  ];
+  const seen = new Set(rows.map((r) => r.id));
+  for (const [id, m] of Object.entries(base)) {
+    if (!seen.has(id) && (m.kind === 'noise-free' || o.timed)) rows.push(notMeasuredRow(id, m));
+  }
+  return rows;
+}
+
+export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
+  if (o.build) useNativeBuild(o.build);
+  const settings = withRuns(loadGateSettings(o.profile), o.runs);
+  const baseline = existsSync(o.baseline) || !o.updateBaseline ? loadBaseline(o.baseline) : undefined;
+  if (baseline && o.timed && !o.updateBaseline && !Object.values(baseline.metrics).some((m) => m.kind === 'timed')) {
+    throw new UsageError(`baseline ${o.baseline} has no timed metrics (record them with \`coro-bench check --timed --update-baseline\`)`);
+  }
+  // Nothing can be measured without the library and the echo client: say so now (exit 2).
+  coroVersion();
+  if (settings.echo || settings.idle) requireProgram(paths.echoClient, 'echo_client');
+  installReaper();
+
+  const warnings: string[] = [];
+  const started = new Date();
+  const pinning = resolvePinning(undefined, false);
+  const env = environment(describePinning(pinning), started);
+  if (baseline) {
+    if (baseline.profile !== settings.profile) warnings.push(`the baseline was recorded with profile "${baseline.profile}", this check measures "${settings.profile}"`);
+    warnings.push(...environmentWarnings(baseline.environment, env));
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'coro-bench-gate-'));
+  const progress = createProgress(true);
+  const ctx: MeasureContext = { progress, pinning, tmpDir: tmp, valgrind: findOnPath('valgrind'), strace: findOnPath('strace') };
+  let rows: GateRow[];
+  let metrics: Metric[];
+  try {
+    progress.note(`check: profile ${settings.profile}, build ${paths.build}, baseline ${baseline ? o.baseline : '(none yet)'}, threshold ${o.thresholdPct} %${o.timed ? ', with timed metrics' : ''}`);
+    const measured = mergeMeasurements([await measureNoiseFree(settings, ctx), ...(o.timed ? [await measureTimed(settings, ctx)] : [])]);
+    metrics = measured.metrics;
+    rows = rowsFor(measured, baseline, o);
+    // A borderline timed result is re-run once; the pooled samples decide.
+    for (const row of rows.filter((r) => r.status === 'borderline')) {
+      progress.note(`check: ${row.id} is borderline (${row.note}); re-running it once`);
+      const again = await remeasureTimed(row.id, settings, ctx);
+      const first = metrics.find((m) => m.id === row.id) as Metric;
+      const rerun = again.metrics.find((m) => m.id === row.id);
+      const base = baseline?.metrics[row.id];
+      if (!rerun || !base) {
+        const f = again.failed.find((x) => x.id === row.id);
+        Object.assign(row, { status: 'failed', note: `the confirming re-run failed: ${f?.error ?? 'no result'}`, rerun: true });
+        continue;
+      }
+      const d = confirmBorderline(base.samples, first.samples, rerun.samples, first.better, o.thresholdPct, { seedLabel: row.id });
+      first.samples = [...first.samples, ...rerun.samples];
+      Object.assign(row, { decision: d, status: d.verdict, note: d.reason, rerun: true, current: { median: median(first.samples), samples: first.samples } });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  let status = exitStatus(rows);
+  let updated = false;
+  let problem: string | undefined;
+  if (o.updateBaseline) {
+    const few = metrics.filter((m) => m.kind === 'timed' && m.samples.length < MIN_TIMED_SAMPLES);
+    if (!passing(rows)) {
+      warnings.push(`baseline ${o.baseline} not updated: the run did not pass`);
+    } else if (few.length > 0) {
+      problem = `baseline ${o.baseline} not updated: timed metrics need at least ${MIN_TIMED_SAMPLES} samples (${few.map((m) => m.id).join(', ')}); use --runs ${MIN_TIMED_SAMPLES} or more`;
+      status = 2;
+    } else {
+      if (baseline && !o.timed && Object.values(baseline.metrics).some((m) => m.kind === 'timed')) {
+        warnings.push('the old baseline\'s timed metrics are not kept (re-record with --timed to keep timed metrics)');
+      }
+      const build = relative(ROOT, paths.build) || '.';
+      writeBaseline(o.baseline, makeBaseline({ date: started, profile: settings.profile, build, environment: env, metrics }));
+      updated = true;
+      status = 0;
+    }
+  }
+
+  if (o.json) {
+    const doc: CheckDoc = {
+      schema: CHECK_SCHEMA,
+      baseline_file: o.baseline,
+      baseline: baselineSummary(baseline),
+      profile: settings.profile,
+      build: paths.build,
+      threshold_pct: o.thresholdPct,
+      timed: o.timed,
+      environment: env,
+      status,
+      baseline_updated: updated,
+      rows,
+      warnings,
+    };
+    io.out(`${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  } else {
+    const colour = io.stdoutIsTTY && process.env.NO_COLOR === undefined;
+    const parts = [renderTable(checkTable(rows, o.thresholdPct), colour)];
+    if (warnings.length) parts.push(`Warnings\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`);
+    parts.push(
+      `${baseline ? `Baseline: ${o.baseline}, profile ${baseline.profile}, measured ${baseline.date} on ${where(baseline.environment)}\n` : ''}` +
+        `Current:  profile ${settings.profile}, build ${paths.build}, measured ${env.date} on ${where(env)}, ${env.pinning}\n`,
+    );
+    io.out(parts.join('\n'));
+  }
+  if (updated) io.err(`wrote baseline ${o.baseline}\n`);
+  const regressed = rows.filter((r) => r.status === 'regression');
+  if (regressed.length > 0) io.err(`regression: ${regressed.map((r) => r.id).join(', ')}\n`);
+  else if (status === 2) {
+    const bad = rows.find((r) => r.status === 'failed' || r.status === 'insufficient' || r.status === 'method-changed');
+    io.err(`error: ${problem ?? (bad ? `${bad.id}: ${bad.note}` : 'no metric could be measured here (see "skipped")')}\n`);
+  }
+  return status;
+}

@@ -1,0 +1,95 @@
+// `coro-bench check`: options and their validation into CheckOptions.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { checkAction } from '../actions/check.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_GATE_PROFILE } from '../gate/settings.js';
+import { ROOT } from '../paths.js';
+import { stdio } from './io.js';
+import { int, LIMITS } from './parse.js';
+
+export interface CheckOptions {
+  baseline: string;
+  profile: string;
+  thresholdPct: number;
+  /** Samples per side of every timed metric (default: the profile's runs). */
+  runs?: number;
+  timed: boolean;
+  updateBaseline: boolean;
+  /** Another native build folder to measure (e.g. native/build-slow). */
+  build?: string;
+  json: boolean;
+}
+
+export interface RawCheckOptions {
+  baseline?: string;
+  profile: string;
+  threshold: string;
+  runs?: string;
+  timed?: boolean;
+  updateBaseline?: boolean;
+  build?: string;
+  json?: boolean;
+}
+
+export const DEFAULT_BASELINE = join(ROOT, 'reports', 'baseline.json');
+export const DEFAULT_THRESHOLD_PCT = 10;
+
+/** A percentage: a number above 0 and below 100 (decimals allowed). */
+export function percent(name: string, raw: unknown): number {
+  const s = String(raw).trim();
+  if (!/^\d+(\.\d+)?$/.test(s)) throw new UsageError(`${name} must be a percentage such as 10 or 7.5, got "${String(raw)}"`);
+  const v = Number(s);
+  if (!(v > 0 && v < 100)) throw new UsageError(`${name} must be above 0 and below 100, got ${v}`);
+  return v;
+}
+
+export function parseCheckOptions(raw: RawCheckOptions): CheckOptions {
+  const o: CheckOptions = {
+    baseline: raw.baseline ?? DEFAULT_BASELINE,
+    profile: raw.profile,
+    thresholdPct: percent('--threshold', raw.threshold),
+    runs: raw.runs === undefined ? undefined : int('--runs', raw.runs, 1, LIMITS.runs.max),
+    timed: raw.timed === true,
+    updateBaseline: raw.updateBaseline === true,
+    build: raw.build,
+    json: raw.json === true,
+  };
+  if (o.runs !== undefined && !o.timed) throw new UsageError('--runs sets the samples of the timed metrics: add --timed (noise-free metrics need one sample)');
+  if (o.build !== undefined) {
+    const dir = resolve(o.build);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--build ${o.build}: no such folder (build one with \`make -C native BUILD=...\`)`);
+  }
+  if (o.updateBaseline && !existsSync(dirname(resolve(o.baseline)))) {
+    throw new UsageError(`cannot write baseline ${o.baseline}: folder ${dirname(resolve(o.baseline))} does not exist`);
+  }
+  return o;
+}
+
+export function checkCommand(): Command {
+  return new Command('check')
+    .description('regression gate: measure the profile\'s metrics and compare them with a stored baseline (exit 0 ok, 1 regression, 2 bad input or a run that could not complete)')
+    .option('--baseline <file>', 'baseline JSON to compare with (default: reports/baseline.json)')
+    .option('--profile <name>', 'profile to measure: a bench-profiles/ name or a .json path', DEFAULT_GATE_PROFILE)
+    .option('--threshold <pct>', 'a change in cost beyond this percentage is a regression', String(DEFAULT_THRESHOLD_PCT))
+    .option('--timed', 'also check the timed metrics (ratios measured side by side; for quiet machines)')
+    .option('--runs <n>', 'samples per side of each timed metric (default: the profile\'s runs)')
+    .option('--update-baseline', 'after a passing run, write the measured metrics as the new baseline (atomically)')
+    .option('--build <dir>', 'measure another native build folder, e.g. native/build-slow')
+    .option('--json', 'print only the JSON check document on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  coro-bench check                                     # noise-free metrics against reports/baseline.json (what CI runs)
+  coro-bench check --timed --runs 15                   # also the timed ratios (coro/epoll txn/s, switch/bound)
+  coro-bench check --timed --update-baseline           # re-record reports/baseline.json after a passing run
+  make -C native BUILD=build-slow CORO_SLOWDOWN_LOOPS=30
+  coro-bench check --build native/build-slow           # exits 1: instructions per switch and per transaction regressed
+  coro-bench check --threshold 5 --json > check.json`,
+    )
+    .action(async (raw: RawCheckOptions) => {
+      process.exitCode = await checkAction(parseCheckOptions(raw), stdio());
+    });
+}

@@ -1,0 +1,91 @@
+// Judging a measurement against a baseline: one row per metric with its
+// decision, and the check's exit status.
+import { median } from '../stats/summary.js';
+import type { BaselineMetric } from './baseline.js';
+import { decideNoiseFree, decideTimed, type Better, type Decision, type MetricKind } from './decide.js';
+import type { FailedMetric, Metric, SkippedMetric } from './metric.js';
+
+/**
+ * A decision's verdict, or: new (no baseline figure yet), skipped (cannot be
+ * measured here), failed (its run did not complete), method-changed (the
+ * baseline was measured differently: re-record it), not-measured (in the
+ * baseline, not in this profile).
+ */
+export type RowStatus = Decision['verdict'] | 'new' | 'skipped' | 'failed' | 'method-changed' | 'not-measured';
+
+export interface Side {
+  median: number;
+  samples: number[];
+}
+
+export interface GateRow {
+  id: string;
+  label: string;
+  kind: MetricKind;
+  better?: Better;
+  unit?: string;
+  baseline?: Side;
+  current?: Side;
+  decision?: Decision;
+  status: RowStatus;
+  /** Why: the decision's reason, the skip reason or the error. */
+  note: string;
+  /** Set when a borderline result was re-run. */
+  rerun?: boolean;
+  abs_tolerance?: number;
+  stderr_tail?: string[];
+}
+
+const side = (samples: number[]): Side => ({ median: median(samples), samples });
+
+export function judgeMetric(id: string, base: BaselineMetric | undefined, cur: Metric, thresholdPct: number): GateRow {
+  const row: GateRow = { id, label: cur.label, kind: cur.kind, better: cur.better, unit: cur.unit, current: side(cur.samples), status: 'new', note: '' };
+  if (cur.abs_tolerance !== undefined) row.abs_tolerance = cur.abs_tolerance;
+  if (!base) return { ...row, note: 'not in the baseline yet' };
+  row.baseline = side(base.samples);
+  if (base.method !== cur.method || base.kind !== cur.kind || base.better !== cur.better) {
+    return { ...row, status: 'method-changed', note: `the baseline was measured as "${base.method}", now "${cur.method}": record a new baseline` };
+  }
+  const d =
+    cur.kind === 'noise-free'
+      ? decideNoiseFree(base.samples, cur.samples, cur.better, thresholdPct, cur.abs_tolerance ?? base.abs_tolerance ?? 0)
+      : decideTimed(base.samples, cur.samples, cur.better, thresholdPct, { seedLabel: id });
+  return { ...row, decision: d, status: d.verdict, note: d.reason };
+}
+
+export function skippedRow(s: SkippedMetric): GateRow {
+  return { id: s.id, label: s.label, kind: s.kind, status: 'skipped', note: s.reason };
+}
+
+export function failedRow(f: FailedMetric, base: BaselineMetric | undefined): GateRow {
+  return {
+    id: f.id,
+    label: f.label,
+    kind: f.kind,
+    status: 'failed',
+    note: f.error,
+    stderr_tail: f.stderr_tail,
+    ...(base ? { baseline: side(base.samples), better: base.better, unit: base.unit } : {}),
+  };
+}
+
+export function notMeasuredRow(id: string, base: BaselineMetric): GateRow {
+  return { id, label: base.label, kind: base.kind, better: base.better, unit: base.unit, baseline: side(base.samples), status: 'not-measured', note: 'in the baseline, not measured by this profile' };
+}
+
+/** 1 when anything regressed; else 2 when something could not be decided; else 0. */
+export function exitStatus(rows: GateRow[]): number {
+  if (rows.some((r) => r.status === 'regression')) return 1;
+  if (rows.some((r) => r.status === 'failed' || r.status === 'insufficient' || r.status === 'method-changed')) return 2;
+  const decided = rows.filter((r) => r.decision !== undefined || r.status === 'new');
+  return decided.length === 0 ? 2 : 0;
+}
+
+/**
+ * True when the run may become the new baseline: nothing regressed and every
+ * run completed. (A changed method or a baseline with too few samples is
+ * exactly what re-recording fixes.)
+ */
+export function passing(rows: GateRow[]): boolean {
+  return !rows.some((r) => r.status === 'regression' || r.status === 'failed');
+}
