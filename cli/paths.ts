@@ -47,12 +47,18 @@ function buildPaths(build: string) {
 export const paths = buildPaths(NATIVE_BUILD);
 
 /**
- * Points every native path at another build folder (e.g. an injected-slowdown
- * build for `check --build`). Must run before the library is first loaded
- * over FFI: the binding opens it once.
+ * Points the native paths at another build folder: the build under test
+ * (e.g. an injected-slowdown build for `check --build`). Must run before the
+ * library is first loaded over FFI: the binding opens it once.
+ *
+ * With keepClient, echo_client (the load generator, itself a coro program)
+ * stays the default build's when that exists, so that a slower build under
+ * test does not also slow down the client driving it.
  */
-export function useNativeBuild(dir: string): void {
+export function useNativeBuild(dir: string, opts: { keepClient?: boolean } = {}): void {
+  const client = paths.echoClient;
   Object.assign(paths, buildPaths(resolve(dir)));
+  if (opts.keepClient && existsSync(client)) paths.echoClient = client;
 }
 
 export const BUILD_HINT = 'run `npm install` (or `make -C native`)';

@@ -51,13 +51,13 @@ function rowsFor(measured: ReturnType<typeof mergeMeasurements>, baseline: Basel
   ];
   const seen = new Set(rows.map((r) => r.id));
   for (const [id, m] of Object.entries(base)) {
-    if (!seen.has(id) && (m.kind === 'noise-free' || o.timed)) rows.push(notMeasuredRow(id, m));
+    if (!seen.has(id) && (m.kind === 'noise-free' ? o.noiseFree : o.timed)) rows.push(notMeasuredRow(id, m));
   }
   return rows;
 }
 
 export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
-  if (o.build) useNativeBuild(o.build);
+  if (o.build) useNativeBuild(o.build, { keepClient: true });
   const settings = withRuns(loadGateSettings(o.profile), o.runs);
   const baseline = existsSync(o.baseline) || !o.updateBaseline ? loadBaseline(o.baseline) : undefined;
   if (baseline && o.timed && !o.updateBaseline && !Object.values(baseline.metrics).some((m) => m.kind === 'timed')) {
@@ -83,7 +83,10 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   let metrics: Metric[];
   try {
     progress.note(`check: profile ${settings.profile}, build ${paths.build}, baseline ${baseline ? o.baseline : '(none yet)'}, threshold ${o.thresholdPct} %${o.timed ? ', with timed metrics' : ''}`);
-    const measured = mergeMeasurements([await measureNoiseFree(settings, ctx), ...(o.timed ? [await measureTimed(settings, ctx)] : [])]);
+    const measured = mergeMeasurements([
+      ...(o.noiseFree ? [await measureNoiseFree(settings, ctx)] : []),
+      ...(o.timed ? [await measureTimed(settings, ctx)] : []),
+    ]);
     metrics = measured.metrics;
     rows = rowsFor(measured, baseline, o);
     // A borderline timed result is re-run once; the pooled samples decide.
@@ -117,9 +120,8 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
       problem = `baseline ${o.baseline} not updated: timed metrics need at least ${MIN_TIMED_SAMPLES} samples (${few.map((m) => m.id).join(', ')}); use --runs ${MIN_TIMED_SAMPLES} or more`;
       status = 2;
     } else {
-      if (baseline && !o.timed && Object.values(baseline.metrics).some((m) => m.kind === 'timed')) {
-        warnings.push('the old baseline\'s timed metrics are not kept (re-record with --timed to keep timed metrics)');
-      }
+      const dropped = baseline ? Object.keys(baseline.metrics).filter((id) => !metrics.some((m) => m.id === id)) : [];
+      if (dropped.length > 0) warnings.push(`not in the new baseline (not measured by this run): ${dropped.join(', ')}`);
       const build = relative(ROOT, paths.build) || '.';
       writeBaseline(o.baseline, makeBaseline({ date: started, profile: settings.profile, build, environment: env, metrics }));
       updated = true;
@@ -136,6 +138,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
       build: paths.build,
       threshold_pct: o.thresholdPct,
       timed: o.timed,
+      noise_free: o.noiseFree,
       environment: env,
       status,
       baseline_updated: updated,
@@ -149,7 +152,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     if (warnings.length) parts.push(`Warnings\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`);
     parts.push(
       `${baseline ? `Baseline: ${o.baseline}, profile ${baseline.profile}, measured ${baseline.date} on ${where(baseline.environment)}\n` : ''}` +
-        `Current:  profile ${settings.profile}, build ${paths.build}, measured ${env.date} on ${where(env)}, ${env.pinning}\n`,
+        `Current:  profile ${settings.profile}, build ${paths.build} (echo_client ${paths.echoClient}), measured ${env.date} on ${where(env)}, ${env.pinning}\n`,
     );
     io.out(parts.join('\n'));
   }

@@ -16,6 +16,8 @@ export interface CheckOptions {
   /** Samples per side of every timed metric (default: the profile's runs). */
   runs?: number;
   timed: boolean;
+  /** False with --timed-only: skip the noise-free metrics. */
+  noiseFree: boolean;
   updateBaseline: boolean;
   /** Another native build folder to measure (e.g. native/build-slow). */
   build?: string;
@@ -28,6 +30,7 @@ export interface RawCheckOptions {
   threshold: string;
   runs?: string;
   timed?: boolean;
+  timedOnly?: boolean;
   updateBaseline?: boolean;
   build?: string;
   json?: boolean;
@@ -51,7 +54,8 @@ export function parseCheckOptions(raw: RawCheckOptions): CheckOptions {
     profile: raw.profile,
     thresholdPct: percent('--threshold', raw.threshold),
     runs: raw.runs === undefined ? undefined : int('--runs', raw.runs, 1, LIMITS.runs.max),
-    timed: raw.timed === true,
+    timed: raw.timed === true || raw.timedOnly === true,
+    noiseFree: raw.timedOnly !== true,
     updateBaseline: raw.updateBaseline === true,
     build: raw.build,
     json: raw.json === true,
@@ -74,6 +78,7 @@ export function checkCommand(): Command {
     .option('--profile <name>', 'profile to measure: a bench-profiles/ name or a .json path', DEFAULT_GATE_PROFILE)
     .option('--threshold <pct>', 'a change in cost beyond this percentage is a regression', String(DEFAULT_THRESHOLD_PCT))
     .option('--timed', 'also check the timed metrics (ratios measured side by side; for quiet machines)')
+    .option('--timed-only', 'check only the timed metrics (e.g. for the A/A experiment)')
     .option('--runs <n>', 'samples per side of each timed metric (default: the profile\'s runs)')
     .option('--update-baseline', 'after a passing run, write the measured metrics as the new baseline (atomically)')
     .option('--build <dir>', 'measure another native build folder, e.g. native/build-slow')

@@ -88,6 +88,7 @@ export interface CheckDoc {
   build: string;
   threshold_pct: number;
   timed: boolean;
+  noise_free: boolean;
   environment: Environment;
   /** 0 ok, 1 regression, 2 could not decide. */
   status: number;
