@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import type { CheckOptions } from '../commands/check.js';
 import type { IO } from '../commands/io.js';
 import { UsageError } from '../errors.js';
+import { writeAtomic } from '../export/exporter.js';
 import { loadBaseline, makeBaseline, writeBaseline, type Baseline } from '../gate/baseline.js';
 import type { MeasureContext } from '../gate/context.js';
 import { confirmBorderline, MIN_TIMED_SAMPLES } from '../gate/decide.js';
@@ -129,23 +130,24 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     }
   }
 
+  const doc: CheckDoc = {
+    schema: CHECK_SCHEMA,
+    baseline_file: o.baseline,
+    baseline: baselineSummary(baseline),
+    profile: settings.profile,
+    build: paths.build,
+    threshold_pct: o.thresholdPct,
+    timed: o.timed,
+    noise_free: o.noiseFree,
+    environment: env,
+    status,
+    baseline_updated: updated,
+    rows,
+    warnings,
+  };
+  const json = `${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
   if (o.json) {
-    const doc: CheckDoc = {
-      schema: CHECK_SCHEMA,
-      baseline_file: o.baseline,
-      baseline: baselineSummary(baseline),
-      profile: settings.profile,
-      build: paths.build,
-      threshold_pct: o.thresholdPct,
-      timed: o.timed,
-      noise_free: o.noiseFree,
-      environment: env,
-      status,
-      baseline_updated: updated,
-      rows,
-      warnings,
-    };
-    io.out(`${JSON.stringify(doc, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+    io.out(json);
   } else {
     const colour = io.stdoutIsTTY && process.env.NO_COLOR === undefined;
     const parts = [renderTable(checkTable(rows, o.thresholdPct), colour)];
@@ -155,6 +157,10 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
         `Current:  profile ${settings.profile}, build ${paths.build} (echo_client ${paths.echoClient}), measured ${env.date} on ${where(env)}, ${env.pinning}\n`,
     );
     io.out(parts.join('\n'));
+  }
+  if (o.export) {
+    writeAtomic(o.export, json);
+    io.err(`saved ${o.export}\n`);
   }
   if (updated) io.err(`wrote baseline ${o.baseline}\n`);
   const regressed = rows.filter((r) => r.status === 'regression');

@@ -22,6 +22,8 @@ export interface CheckOptions {
   /** Another native build folder to measure (e.g. native/build-slow). */
   build?: string;
   json: boolean;
+  /** Also save the check document (JSON) here, e.g. for CI artifacts. */
+  export?: string;
 }
 
 export interface RawCheckOptions {
@@ -34,6 +36,7 @@ export interface RawCheckOptions {
   updateBaseline?: boolean;
   build?: string;
   json?: boolean;
+  export?: string;
 }
 
 export const DEFAULT_BASELINE = join(ROOT, 'reports', 'baseline.json');
@@ -59,7 +62,12 @@ export function parseCheckOptions(raw: RawCheckOptions): CheckOptions {
     updateBaseline: raw.updateBaseline === true,
     build: raw.build,
     json: raw.json === true,
+    export: raw.export,
   };
+  if (o.export !== undefined) {
+    if (!/\.json$/i.test(o.export)) throw new UsageError(`--export saves the check document as JSON: want a .json file name, got "${o.export}"`);
+    if (!existsSync(dirname(resolve(o.export)))) throw new UsageError(`cannot export to "${o.export}": folder ${dirname(resolve(o.export))} does not exist`);
+  }
   if (o.runs !== undefined && !o.timed) throw new UsageError('--runs sets the samples of the timed metrics: add --timed (noise-free metrics need one sample)');
   if (o.build !== undefined) {
     const dir = resolve(o.build);
@@ -83,6 +91,7 @@ export function checkCommand(): Command {
     .option('--update-baseline', 'after a passing run, write the measured metrics as the new baseline (atomically)')
     .option('--build <dir>', 'measure another native build folder, e.g. native/build-slow')
     .option('--json', 'print only the JSON check document on stdout')
+    .option('--export <file.json>', 'also save the JSON check document to this file')
     .addHelpText(
       'after',
       `

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Proves the regression gate on this machine (README "Regression gate").
+#
+#   A/A          The same build checked TRIALS times against a baseline of
+#                itself recorded just before (timed metrics only: the counts
+#                cannot differ). Alarms must be at most 1 in 20.
+#                Every build, the reference too, is made here from the same
+#                sources (the load generator, echo_client, is native/build's).
+#   Sensitivity  Builds with CORO_SLOWDOWN_LOOPS (a busy loop in every
+#                switch) calibrated to add ~10 % and ~25 % to each gated cost:
+#                instructions per switch and per transaction (noise-free),
+#                ns per switch against its bound and coro/epoll txn/s (timed).
+#                The noise-free metrics must catch both levels every time;
+#                the timed ones the 25 % level at least 19 times in 20.
+#
+# Calibration: one build with CAL_LOOPS loops gives each metric's cost per
+# loop (callgrind instructions, FFI ns, echo throughput); the loop counts for
+# 10 % and 25 % follow, rounded up. The timed metrics are then re-measured at
+# those counts and scaled once more (their cost is not exactly linear in the
+# loop count). The injected percentage actually measured is reported.
+#
+# Usage: scripts/gate-experiment.sh [TRIALS]      (default 20)
+# Env:   WORK (scratch folder, default a new /tmp folder), OUT (summary folder,
+#        default results/gate-experiment), CAL_LOOPS (4000), NF_TRIALS
+#        (noise-free trials per build, default TRIALS), MAX_MINUTES (120: the
+#        experiment stops starting trials after that and reports what it has).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRIALS=${1:-20}
+NF_TRIALS=${NF_TRIALS:-$TRIALS}
+WORK=${WORK:-$(mktemp -d /tmp/coro-gate-experiment.XXXXXX)}
+OUT=${OUT:-results/gate-experiment}
+CAL_LOOPS=${CAL_LOOPS:-4000}
+MAX_MINUTES=${MAX_MINUTES:-120}
+CLI=(node dist/cli/main.js)
+mkdir -p "$WORK" "$OUT"
+START=$(date +%s)
+DEADLINE=$((START + MAX_MINUTES * 60))
+LOG="$OUT/experiment.log"
+: >"$LOG"
+
+say() { echo "[$(($(date +%s) - START)) s] $*" | tee -a "$LOG" >&2; }
+in_time() { [[ $(date +%s) -lt $DEADLINE ]]; }
+
+[[ -x dist/cli/main.js ]] || { echo "error: dist/cli/main.js not built (npm run build)" >&2; exit 2; }
+
+# JSON helpers (node is always there; jq may not be).
+# cost FILE ID: the decision's cost ratio of metric ID in a check --json file.
+cost() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));const r=d.rows.find(x=>x.id===process.argv[2]);console.log(r&&r.decision?r.decision.cost:"NaN")' "$1" "$2"; }
+# status FILE ID: the row status of metric ID.
+status() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));const r=d.rows.find(x=>x.id===process.argv[2]);console.log(r?r.status:"missing")' "$1" "$2"; }
+# loops_for EXCESS_PER_LOOP TARGET: loops adding TARGET (0.10) to the cost, rounded up, at least 1.
+loops_for() { node -e 'const [e,t]=process.argv.slice(1).map(Number);console.log(e>0?Math.max(1,Math.ceil(t/e)):0)' "$1" "$2"; }
+# rescale LOOPS MEASURED_COST TARGET: one proportional correction.
+rescale() { node -e 'const [l,c,t]=process.argv.slice(1).map(Number);console.log(c>1?Math.max(1,Math.ceil(l*t/(c-1))):l*2)' "$1" "$2" "$3"; }
+
+build() { # LOOPS (empty: no slowdown) -> prints the build folder (built once per loop count)
+  local dir="$WORK/build-${1:-ref}"
+  [[ -n $1 ]] && dir="$WORK/build-slow$1"
+  if [[ ! -x "$dir/echo_server" ]]; then
+    say "building $dir (CORO_SLOWDOWN_LOOPS=${1:-unset})"
+    make -C native BUILD="$dir" CORO_SLOWDOWN_LOOPS="$1" -j"$(nproc)" >"$dir.make.log" 2>&1 ||
+      { echo "error: build with CORO_SLOWDOWN_LOOPS=$1 failed, see $dir.make.log" >&2; exit 2; }
+  fi
+  echo "$dir"
+}
+
+check() { # OUTFILE ARGS...: runs check --json into OUTFILE, echoes its exit status
+  local out=$1
+  shift
+  local rc=0
+  timeout 900 "${CLI[@]}" check --json "$@" >"$out" 2>>"$WORK/check.stderr" || rc=$?
+  echo "$rc"
+}
+
+NF_IDS=(instructions_per_switch/0B instructions_per_txn/coro/epoll)
+T_IDS=(switch_vs_bound/0B txn_per_s_vs_epoll/coro/epoll)
+
+# 1. The reference build (no slowdown), built here from the same sources as
+#    the slowdown builds, and its baseline (noise-free and timed).
+REF=$(build "")
+say "reference baseline of $REF"
+rc=$(check "$WORK/ref-run.json" --timed --update-baseline --build "$REF" --baseline "$WORK/ref.json")
+[[ $rc == 0 ]] || { echo "error: the reference run failed (exit $rc), see $WORK/check.stderr" >&2; exit 2; }
+
+# 2. Calibration build: cost per loop of each target metric.
+CAL=$(build "$CAL_LOOPS")
+say "calibration: check --build $CAL"
+check "$WORK/cal.json" --timed --build "$CAL" --baseline "$WORK/ref.json" >/dev/null
+declare -A LOOPS
+for id in "${NF_IDS[@]}" "${T_IDS[@]}"; do
+  c=$(cost "$WORK/cal.json" "$id")
+  per=$(node -e 'console.log((Number(process.argv[1])-1)/Number(process.argv[2]))' "$c" "$CAL_LOOPS")
+  for level in 10 25; do
+    LOOPS[$id@$level]=$(loops_for "$per" "0.$level")
+  done
+  say "calibration: $id cost x$c at $CAL_LOOPS loops -> +$(node -e 'console.log((Number(process.argv[1])*100).toPrecision(3))' "$per") % per loop; 10 %: ${LOOPS[$id@10]} loops, 25 %: ${LOOPS[$id@25]} loops"
+done
+
+# 3. Timed metrics: measure at the calibrated counts, correct once.
+for id in "${T_IDS[@]}"; do
+  for level in 10 25; do
+    dir=$(build "${LOOPS[$id@$level]}")
+    check "$WORK/refine.json" --timed-only --build "$dir" --baseline "$WORK/ref.json" >/dev/null
+    c=$(cost "$WORK/refine.json" "$id")
+    new=$(rescale "${LOOPS[$id@$level]}" "$c" "0.$level")
+    say "refine: $id at ${LOOPS[$id@$level]} loops measured x$c; $level % -> $new loops"
+    LOOPS[$id@$level]=$new
+  done
+done
+
+# 4. Noise-free sensitivity: every trial must flag the target metric.
+declare -A NF_CAUGHT NF_RUNS NF_COST
+for id in "${NF_IDS[@]}"; do
+  for level in 10 25; do
+    dir=$(build "${LOOPS[$id@$level]}")
+    key="$id@$level"
+    NF_CAUGHT[$key]=0
+    NF_RUNS[$key]=0
+    for ((i = 1; i <= NF_TRIALS; i++)); do
+      in_time || break
+      f="$WORK/nf-${level}-${id//\//_}-$i.json"
+      rc=$(check "$f" --build "$dir" --baseline "$WORK/ref.json")
+      NF_RUNS[$key]=$((NF_RUNS[$key] + 1))
+      NF_COST[$key]=$(cost "$f" "$id")
+      [[ $(status "$f" "$id") == regression && $rc == 1 ]] && NF_CAUGHT[$key]=$((NF_CAUGHT[$key] + 1))
+    done
+    say "noise-free $key (${LOOPS[$key]} loops, cost x${NF_COST[$key]}): caught ${NF_CAUGHT[$key]}/${NF_RUNS[$key]}"
+  done
+done
+
+# 5. Timed: per trial a fresh baseline of the default build, then the A/A
+#    check and every timed slowdown build against it.
+AA_ALARMS=0
+AA_RUNS=0
+declare -A T_CAUGHT T_RUNS T_COSTS
+for id in "${T_IDS[@]}"; do for level in 10 25; do T_CAUGHT[$id@$level]=0; T_RUNS[$id@$level]=0; T_COSTS[$id@$level]=""; done; done
+for ((i = 1; i <= TRIALS; i++)); do
+  in_time || { say "time limit reached after $((i - 1)) timed trials"; break; }
+  base="$WORK/aa-base-$i.json"
+  rm -f "$base"
+  rc=$(check "$WORK/aa-rec-$i.json" --timed-only --update-baseline --build "$REF" --baseline "$base")
+  [[ $rc == 0 ]] || { say "trial $i: recording the baseline failed (exit $rc); skipped"; continue; }
+  rc=$(check "$WORK/aa-$i.json" --timed-only --build "$REF" --baseline "$base")
+  AA_RUNS=$((AA_RUNS + 1))
+  [[ $rc == 1 ]] && AA_ALARMS=$((AA_ALARMS + 1))
+  line="trial $i: A/A exit $rc"
+  for id in "${T_IDS[@]}"; do
+    for level in 10 25; do
+      key="$id@$level"
+      dir=$(build "${LOOPS[$key]}")
+      f="$WORK/t-${level}-${id//\//_}-$i.json"
+      check "$f" --timed-only --build "$dir" --baseline "$base" >/dev/null
+      T_RUNS[$key]=$((T_RUNS[$key] + 1))
+      T_COSTS[$key]+="$(cost "$f" "$id") "
+      [[ $(status "$f" "$id") == regression ]] && T_CAUGHT[$key]=$((T_CAUGHT[$key] + 1))
+      line+=", $key $(status "$f" "$id")"
+    done
+  done
+  say "$line"
+done
+
+# 6. Summary (also as JSON for the record).
+median() { node -e 'const v=process.argv.slice(1).map(Number).filter(Number.isFinite).sort((a,b)=>a-b);const m=v.length?(v.length%2?v[(v.length-1)/2]:(v[v.length/2-1]+v[v.length/2])/2):NaN;console.log(((m-1)*100).toFixed(1))' $1; }
+{
+  echo "Gate experiment on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, threshold 10 %, $(($(date +%s) - START)) s"
+  echo
+  echo "A/A (timed metrics, same build): $AA_ALARMS alarm(s) in $AA_RUNS trials"
+  echo "  (alarms by metric: $(for i in $(seq 1 "$TRIALS"); do [[ -f $WORK/aa-$i.json ]] && node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));for(const r of d.rows)if(r.status==="regression")console.log(r.id)' "$WORK/aa-$i.json"; done | sort | uniq -c | tr '\n' ' '))"
+  echo
+  echo "| metric | kind | target | loops | injected (measured) | caught |"
+  echo "|---|---|---|---|---|---|"
+  for id in "${NF_IDS[@]}"; do for level in 10 25; do
+    key="$id@$level"
+    echo "| $id | noise-free | $level % | ${LOOPS[$key]} | $(median "${NF_COST[$key]:-NaN}") % | ${NF_CAUGHT[$key]}/${NF_RUNS[$key]} |"
+  done; done
+  for id in "${T_IDS[@]}"; do for level in 10 25; do
+    key="$id@$level"
+    echo "| $id | timed | $level % | ${LOOPS[$key]} | $(median "${T_COSTS[$key]:-NaN}") % (median of trials) | ${T_CAUGHT[$key]}/${T_RUNS[$key]} |"
+  done; done
+} | tee "$OUT/summary.md"
+say "details in $WORK; summary in $OUT/summary.md"

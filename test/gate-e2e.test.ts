@@ -1,0 +1,127 @@
+// End-to-end: `coro-bench check` on a tiny profile against a baseline it
+// has just written (passes, exit 0) and against a doctored copy (a metric
+// halved: fails, exit 1); bad baselines exit 2 with one error line. Only the
+// noise-free metrics are compared (counts that cannot flake); the timed ones
+// are recorded, to check that plumbing.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { paths } from '../cli/paths.js';
+import { cliMissing, echoMissing, processesWithMarker, runCli, type CliRun } from './helpers.js';
+
+const noCli = cliMissing();
+if (noCli) t.fail(noCli);
+const missing = echoMissing() ?? (existsSync(paths.switchCount) ? undefined : `not built: ${paths.switchCount}`);
+
+const TINY = {
+  description: 'A tiny gate profile for the end-to-end test',
+  workloads: [
+    { kind: 'switch', coroutines: 2, depths: [0], iterations: 20000, runs: 5, warmup: 0 },
+    { kind: 'echo', conns: 4, txns: 20, size: 16, servers: ['coro', 'epoll'], runs: 5, warmup: 0, timeout_s: 60 },
+    { kind: 'idle', conns: 50, idle_s: 1, servers: ['coro'], runs: 1, warmup: 0, timeout_s: 60 },
+  ],
+  gate: { switch_count_iterations: [2000, 4000], echo_count_txns: [20, 60] },
+};
+
+function noLeftovers(t: Test, r: CliRun): void {
+  t.same(processesWithMarker(r.marker), [], 'no process left behind');
+}
+
+t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coro-gate-e2e-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const profile = join(dir, 'tiny.json');
+  writeFileSync(profile, JSON.stringify(TINY));
+  const base = join(dir, 'baseline.json');
+  const timeoutMs = 240_000;
+
+  const rec = await runCli(['check', '--profile', profile, '--baseline', base, '--update-baseline', '--timed'], { timeoutMs });
+  t.equal(rec.code, 0, rec.stderr);
+  t.match(rec.stderr, new RegExp(`wrote baseline ${base}`));
+  noLeftovers(t, rec);
+  const b = JSON.parse(readFileSync(base, 'utf8'));
+  t.equal(b.schema, 'coro-bench/baseline@1');
+  t.equal(b.profile, 'tiny');
+  t.match(b.environment, { host: String, cpu_model: String, build_flags: String, node: process.version });
+  t.match(b.metrics['bytes_copied_per_switch/0B'], { kind: 'noise-free', better: 'lower', unit: 'bytes', samples: [64] });
+  t.match(b.metrics['switch_vs_bound/0B'], { kind: 'timed', better: 'lower', unit: 'ratio' });
+  t.equal(b.metrics['switch_vs_bound/0B'].samples.length, 5, 'timed: one sample per run');
+  t.equal(b.metrics['txn_per_s_vs_epoll/coro/epoll'].samples.length, 5);
+  const counted = Object.keys(b.metrics).filter((id) => /^(instructions|syscalls)_per_/.test(id));
+  t.comment(`counted metrics: ${counted.join(', ') || 'none (valgrind/strace missing)'}`);
+
+  const pass = await runCli(['check', '--profile', profile, '--baseline', base], { timeoutMs });
+  t.equal(pass.code, 0, `${pass.stdout}\n${pass.stderr}`);
+  t.match(pass.stdout, /Regression gate \(threshold 10 %\)/);
+  t.match(pass.stdout, /bytes copied per switch, 0 B live stack/);
+  t.notMatch(pass.stdout, /REGRESSION/);
+  t.match(pass.stdout, /^Baseline: .*measured .* on /m, 'says where the baseline was measured');
+  noLeftovers(t, pass);
+
+  // Halve the baseline's figures: the same build now costs twice as much.
+  const doctored = join(dir, 'doctored.json');
+  const d = JSON.parse(readFileSync(base, 'utf8'));
+  for (const id of ['bytes_copied_per_switch/0B', ...counted]) d.metrics[id].samples = d.metrics[id].samples.map((v: number) => v / 2);
+  writeFileSync(doctored, JSON.stringify(d));
+  const fail = await runCli(['check', '--profile', profile, '--baseline', doctored, '--json'], { timeoutMs });
+  t.equal(fail.code, 1, fail.stderr);
+  const doc = JSON.parse(fail.stdout);
+  t.equal(doc.schema, 'coro-bench/check@1');
+  t.equal(doc.status, 1);
+  const row = doc.rows.find((r: { id: string }) => r.id === 'bytes_copied_per_switch/0B');
+  t.match(row, { status: 'regression', baseline: { median: 32 }, current: { median: 64 } });
+  for (const id of counted) t.equal(doc.rows.find((r: { id: string }) => r.id === id).status, 'regression', `${id} regressed`);
+  t.match(fail.stderr, /regression: .*bytes_copied_per_switch\/0B/);
+  const before = readFileSync(doctored, 'utf8');
+  const upd = await runCli(['check', '--profile', profile, '--baseline', doctored, '--update-baseline'], { timeoutMs });
+  t.equal(upd.code, 1, 'a failing run does not update the baseline');
+  t.equal(readFileSync(doctored, 'utf8'), before, 'the baseline file is untouched');
+  t.match(upd.stdout, /REGRESSION/);
+  noLeftovers(t, fail);
+});
+
+t.test('check: bad input exits 2 with one error line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coro-gate-bad-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const one = (r: CliRun, re: RegExp): void => {
+    t.equal(r.code, 2, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `one line: ${r.stderr}`);
+    t.match(lines[0], /^error: /);
+    t.match(lines[0], re);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  };
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{"schema":"coro-bench/baseline@1","date":"x"}');
+  one(await runCli(['check', '--baseline', bad]), /bad\.json: "date" must be an ISO 8601 date/);
+  one(await runCli(['check', '--baseline', join(dir, 'none.json')]), /none\.json does not exist \(record one with/);
+  one(await runCli(['check', '--threshold', 'ten']), /--threshold must be a percentage such as 10 or 7\.5, got "ten"/);
+  one(await runCli(['check', '--threshold', '0']), /--threshold must be above 0 and below 100/);
+  one(await runCli(['check', '--runs', '5']), /--runs sets the samples of the timed metrics: add --timed/);
+  one(await runCli(['check', '--profile', 'nope']), /unknown profile "nope"/);
+  one(await runCli(['check', '--build', join(dir, 'no-build')]), /--build .*no-build: no such folder/);
+  one(await runCli(['compare', '--reference', 'iis', '--server', 'coro', '--no-switch']), /--reference "iis" is not one of the configurations/);
+  one(await runCli(['compare', '--profile', 'readme', '--conns', '4']), /give either --profile or --conns/);
+  for (const c of ['check', 'compare']) {
+    const r = await runCli([c, '--help']);
+    t.equal(r.code, 0);
+    t.match(r.stdout, /Examples:\n\s+coro-bench /, `${c} --help shows examples`);
+  }
+});
+
+t.test('compare: ratio table against the epoll peer, Go reported', { skip: echoMissing() }, async (t) => {
+  const r = await runCli(['compare', '--conns', '4', '--txns', '10', '--size', '16', '--runs', '2', '--warmup', '0', '--server', 'coro,epoll', '--backend', 'epoll', '--depth', '0', '--iters', '20000', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  t.equal(doc.command, 'compare');
+  t.same(doc.comparison.map((c: { config: string }) => c.config), ['coro/epoll', 'epoll']);
+  const ref = doc.comparison.find((c: { config: string }) => c.config === 'epoll');
+  t.equal(ref.txn_per_s_ratio, 1, 'the reference against itself is 1');
+  const coro = doc.comparison.find((c: { config: string }) => c.config === 'coro/epoll');
+  t.ok(coro.txn_per_s_ratio > 0 && coro.txn_per_s_ratio_ci.low <= coro.txn_per_s_ratio_ci.high);
+  const go = doc.results.find((x: { name: string }) => x.name === 'go');
+  t.equal(go.type, 'skipped', 'Go is either compared or skipped with a reason');
+  t.ok(doc.results.some((x: { type: string }) => x.type === 'switch'), 'switch against its bound');
+  noLeftovers(t, r);
+});
