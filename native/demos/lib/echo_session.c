@@ -24,6 +24,12 @@
  * kernel does not answer with a RST that could destroy our error reply. */
 #define DRAIN_DEADLINE_MS 1000
 #define DRAIN_MAX_BYTES (1024 * 1024)
+/* A TLS handshake must finish within this long. Without a bound, a client
+ * that connects and stalls mid-handshake (or never says anything) holds a
+ * session and its fd for ever, before a single echo, and enough of them
+ * starve the server of fds. Idle connections after the handshake are the
+ * protocol's business (idle benchmarks keep thousands) and are not limited. */
+#define TLS_HANDSHAKE_DEADLINE_MS 10000
 
 static const char ERR_TOO_LONG[] = "-ERR line too long\r\n";
 static const char ERR_REFUSED[] = "-ERR shutdown refused\r\n";
@@ -245,8 +251,15 @@ static __attribute__((noinline)) void serve(coro_stream_t *s)
 void echo_session(void *fd_arg)
 {
     int fd = (int)(intptr_t)fd_arg;
-    coro_stream_t *s = config.tls ? coro_stream_open_tls(fd, config.max_line, config.tls, 1)
-                                  : coro_stream_open(fd, config.max_line);
+    coro_stream_t *s;
+    if (config.tls) {
+        bool bounded = coro_deadline_push(TLS_HANDSHAKE_DEADLINE_MS) == 0;
+        s = coro_stream_open_tls(fd, config.max_line, config.tls, 1);
+        if (bounded)
+            coro_deadline_pop();
+    } else {
+        s = coro_stream_open(fd, config.max_line);
+    }
     if (!s) {
         if (!config.tls)
             coro_close(fd); /* the TLS variant closes it on failure */
