@@ -8,6 +8,7 @@ import { echoCommand } from './commands/echo.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { soakCommand } from './commands/soak.js';
 import { switchCommand } from './commands/switch.js';
 import { errorMessage, RunFailedError, UsageError } from './errors.js';
 import { killAllChildren } from './workload/process.js';
@@ -28,10 +29,11 @@ Examples:
   coro-bench run --list
   coro-bench report results/echo.json --html results/echo.html
   coro-bench check --baseline reports/baseline.json
-  coro-bench compare --conns 50 --txns 200`,
+  coro-bench compare --conns 50 --txns 200
+  coro-bench soak --duration 180`,
   );
 
-for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand()]) {
+for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
 

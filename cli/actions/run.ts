@@ -28,7 +28,7 @@ export async function runAction(o: RunOptions, io: IO): Promise<number> {
   const profile = loadProfile(o.profile as string);
   // Without the library and the client nothing in any profile can run: say so now (exit 2).
   coroVersion();
-  if (profile.workloads.some((w) => w.kind === 'echo' || w.kind === 'idle')) requireProgram(paths.echoClient, 'echo_client');
+  if (profile.workloads.some((w) => w.kind === 'echo' || w.kind === 'idle' || w.kind === 'soak')) requireProgram(paths.echoClient, 'echo_client');
   await requirePortFree(o.port);
   const pinning = resolvePinning(o.pin, o.noPin);
   installReaper();

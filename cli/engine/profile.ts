@@ -14,6 +14,7 @@ import { runEchoSuite } from './echo.js';
 import { runIdleSuite } from './idle.js';
 import { fileLimitFor, requireEchoPrograms } from './preflight.js';
 import { runSmtpSuite } from './smtp.js';
+import { defaultWarmupS, runSoakSuite, soakFileLimit } from './soak.js';
 import { mergeOutputs, type PartialSink, type SuiteOutput } from './suite.js';
 import { runSwitchSuite } from './switch.js';
 
@@ -30,7 +31,7 @@ export function applyOverrides(w: ProfileWorkload, o: ProfileOverrides): Profile
   const out = { ...w } as ProfileWorkload;
   if (o.runs !== undefined) out.runs = o.runs;
   if (o.warmup !== undefined) out.warmup = o.warmup;
-  if (out.kind === 'echo' || out.kind === 'idle' || out.kind === 'smtp') {
+  if (out.kind === 'echo' || out.kind === 'idle' || out.kind === 'smtp' || out.kind === 'soak') {
     if (o.conns !== undefined) out.conns = o.conns;
   }
   if (out.kind === 'echo') {
@@ -132,6 +133,28 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
           },
           ctx.progress,
           partial,
+        );
+      }
+      case 'soak': {
+        const backends = resolveBackends(w.backends);
+        requireEchoPrograms(backends.map((backend) => ({ server: 'coro' as const, backend, tls: false })));
+        let fileLimit: number | undefined;
+        try {
+          fileLimit = soakFileLimit(w.conns);
+        } catch (err) {
+          return skipped(`${label} (${w.conns} connections)`, errorMessage(err));
+        }
+        return await runSoakSuite(
+          {
+            backends,
+            conns: w.conns,
+            durationS: w.duration_s,
+            warmupS: w.warmup_s ?? defaultWarmupS(w.duration_s),
+            rssSlackKib: w.rss_slack_kib,
+            port: ctx.port,
+            fileLimit,
+          },
+          ctx.progress,
         );
       }
       case 'switch': {

@@ -48,7 +48,18 @@ export interface SwitchWorkload extends Common {
   iterations: number;
 }
 
-export type ProfileWorkload = EchoWorkload | IdleWorkload | SmtpWorkload | SwitchWorkload;
+/** One bounded soak per backend (coro-bench soak); runs is always 1, warmup 0. */
+export interface SoakWorkload extends Common {
+  kind: 'soak';
+  conns: number;
+  duration_s: number;
+  /** undefined: a fifth of duration_s, between 10 and 60 s. */
+  warmup_s?: number;
+  rss_slack_kib: number;
+  backends: string[];
+}
+
+export type ProfileWorkload = EchoWorkload | IdleWorkload | SmtpWorkload | SwitchWorkload | SoakWorkload;
 
 export interface Profile {
   name: string;
@@ -56,7 +67,7 @@ export interface Profile {
   workloads: ProfileWorkload[];
 }
 
-export const WORKLOAD_KINDS = ['echo', 'idle', 'smtp', 'switch'] as const;
+export const WORKLOAD_KINDS = ['echo', 'idle', 'smtp', 'switch', 'soak'] as const;
 
 class Reader {
   constructor(
@@ -167,6 +178,24 @@ export function parseProfile(name: string, text: string): Profile {
           depths: r.ints('depths', 0, 131_072),
           iterations: r.int('iterations', 200_000, 1, 1_000_000_000),
         };
+      case 'soak': {
+        const duration = r.int('duration_s', 300, 20, 7 * 24 * 3600);
+        const warmup = (w as Record<string, unknown>).warmup_s === undefined ? undefined : r.int('warmup_s', undefined, 0, duration - 10);
+        const label = (w as Record<string, unknown>).label;
+        if (label !== undefined && typeof label !== 'string') r.fail('"label" must be a string');
+        return {
+          kind,
+          label: (label as string | undefined) ?? kind,
+          runs: r.int('runs', 1, 1, 1),
+          warmup: r.int('warmup', 0, 0, 0),
+          timeout_s: duration + 120,
+          conns: r.int('conns', 10_000, 100, LIMITS.conns.max),
+          duration_s: duration,
+          warmup_s: warmup,
+          rss_slack_kib: r.int('rss_slack_kib', 4096, 0),
+          backends: r.strings('backends', []),
+        };
+      }
       default:
         throw new UsageError(`${where}: unknown kind ${JSON.stringify(kind)} (valid: ${WORKLOAD_KINDS.join(', ')})`);
     }

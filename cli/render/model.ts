@@ -1,7 +1,7 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { num, pct, ratio, stat } from './format.js';
 
 export interface Table {
@@ -143,12 +143,56 @@ function smtpTable(rs: SmtpResult[]): Table {
   };
 }
 
+function soakTables(rs: SoakResult[]): Table[] {
+  return [
+    {
+      title: 'Soak',
+      head: ['config', 'conns', 'seconds', 'opened', 'verified echoes', 'mismatches', 'errors', 'RSS KiB warm -> end', 'RSS slope KiB/min', 'fds rest / max / after', 'server CPU s', 'checks'],
+      rows: rs.map((r) => [
+        r.name,
+        num(r.workload.conns),
+        String(r.duration_s),
+        num(r.connections_opened),
+        num(r.transactions),
+        String(r.mismatches),
+        String(r.errors),
+        `${num(r.rss_warm_kib)} -> ${num(r.rss_end_kib)} (${r.rss_growth_kib >= 0 ? '+' : ''}${num(r.rss_growth_kib)}, bound +${num(r.rss_slack_kib)})`,
+        String(r.rss_slope_kib_per_min),
+        `${num(r.fds_before)} / ${num(r.fds.max)} / ${num(r.fds_after)}`,
+        num(r.server_cpu_s),
+        r.checks.every((c) => c.ok) ? 'all passed' : `${r.checks.filter((c) => !c.ok).length} FAILED`,
+      ]),
+    },
+    {
+      title: 'Soak load (counts over the run)',
+      head: ['config', 'idle / silent / slow / abusive / normal conns', 'idle pings', 'slow lines', 'echo_client runs', 'their transactions', 'abusive actions'],
+      rows: rs.map((r) => [
+        r.name,
+        `${num(r.mix.idle)} / ${num(r.mix.silent)} / ${num(r.mix.slow)} / ${num(r.mix.abusive)} / ${num(r.mix.normalLoops * r.mix.normalConns)}`,
+        num(r.idle_pings),
+        num(r.slow_lines),
+        num(r.normal_runs),
+        num(r.normal_transactions),
+        Object.entries(r.abuses)
+          .map(([k, v]) => `${k} ${num(v)}`)
+          .join('\n'),
+      ]),
+    },
+    {
+      title: 'Soak checks',
+      head: ['config', 'check', 'result', 'detail'],
+      rows: rs.flatMap((r) => r.checks.map((c) => [r.name, c.check, c.ok ? 'ok' : 'FAILED', c.detail])),
+    },
+  ];
+}
+
 export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   const tables: Table[] = [];
   const echo = doc.results.filter((r): r is EchoResult => r.type === 'echo');
   const sw = doc.results.filter((r): r is SwitchResult => r.type === 'switch');
   const idle = doc.results.filter((r): r is IdleResult => r.type === 'idle');
   const smtp = doc.results.filter((r): r is SmtpResult => r.type === 'smtp');
+  const soak = doc.results.filter((r): r is SoakResult => r.type === 'soak');
   const skipped = doc.results.filter((r) => r.type === 'skipped');
   // Echo results of different workloads are compared only within a workload.
   const byWorkload = new Map<string, EchoResult[]>();
@@ -164,6 +208,7 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   if (sw.length) tables.push(switchTable(sw));
   if (idle.length) tables.push(idleTable(idle));
   if (smtp.length) tables.push(smtpTable(smtp));
+  if (soak.length) tables.push(...soakTables(soak));
   if (skipped.length) {
     tables.push({ title: 'Skipped', head: ['workload', 'reason'], rows: skipped.map((r) => [r.name, r.type === 'skipped' ? r.reason : '']) });
   }

@@ -186,13 +186,80 @@ export interface SmtpResult {
   samples: SmtpSample[];
 }
 
+/** One server-side reading of the soak, taken every second. */
+export interface SoakPoint {
+  t_s: number;
+  rss_kib: number;
+  fds: number;
+  /** Connections the soak's own process held open then (echo_client's not included). */
+  client_open: number;
+}
+
+export interface SoakCheck {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** `coro-bench soak` / a profile workload of kind "soak": one long mixed run. */
+export interface SoakResult {
+  type: 'soak';
+  /** e.g. "coro/epoll soak". */
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  /** conns = connections open at once (the target); txns and size are 0 (a mix, see `mix`). */
+  workload: Workload;
+  duration_s: number;
+  warmup_s: number;
+  /** 1, or 0 when the soak could not run (see failures). */
+  runs: number;
+  failed_runs: number;
+  /** How the connections were split: idle (silent ones among them), slow, abusive, normal. */
+  mix: Record<string, number>;
+  connections_opened: number;
+  /** Most connections open at the server at once (its fds minus those at rest). */
+  peak_server_connections: number;
+  /** Verified echoes: Node-side lines plus echo_client transactions. */
+  transactions: number;
+  mismatches: number;
+  /** Unexpected failures (a connection that should have lived was refused or reset, an echo missing, echo_client failing). */
+  errors: number;
+  error_examples: string[];
+  normal_runs: number;
+  normal_transactions: number;
+  idle_pings: number;
+  slow_lines: number;
+  /** Abusive actions done, by kind. */
+  abuses: Record<string, number>;
+  /** Server RSS and open fds over the 1 s samples after the warm-up. */
+  rss_kib: Stat;
+  fds: Stat;
+  /** Median RSS over the first and the last window after the warm-up, their difference and the bound it must stay under. */
+  rss_warm_kib: number;
+  rss_end_kib: number;
+  rss_growth_kib: number;
+  rss_slack_kib: number;
+  /** Least-squares slope of the RSS samples after the warm-up. */
+  rss_slope_kib_per_min: number;
+  fds_before: number;
+  fds_after: number;
+  rss_before_kib: number;
+  rss_after_kib: number;
+  server_cpu_s: number;
+  server_exit: string;
+  checks: SoakCheck[];
+  samples: SoakPoint[];
+}
+
 export interface SkippedResult {
   type: 'skipped';
   name: string;
   reason: string;
 }
 
-export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SkippedResult;
+export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | SkippedResult;
 
 export interface ResultsDoc {
   schema: typeof SCHEMA;
