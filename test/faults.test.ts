@@ -408,5 +408,30 @@ for (const backend of backends) {
   });
 }
 
+// Once, on the default backend: it takes the server's 10 s handshake bound.
+t.test('TLS: a client that stalls in the handshake is cut off after 10 s', { skip: noEcho }, async (t) => {
+  const srv = await startServer(t, ['-t']);
+  const base = await resting(srv.pid);
+  const hello = await captureClientHello(t);
+  const socks = new Sockets(t);
+  const started = Date.now();
+  const silent = await socks.connect(srv.port); // says nothing at all
+  const silentOut = collect(silent, 20_000);
+  const half = await socks.connect(srv.port); // half a ClientHello, then nothing
+  const halfOut = collect(half, 20_000);
+  half.write(hello.subarray(0, hello.length >> 1));
+  const stalled = await socks.connect(srv.port); // a whole ClientHello, never a Finished
+  const stalledOut = collect(stalled, 20_000);
+  stalled.write(hello);
+  for (const [what, out] of [['silent', silentOut], ['half a ClientHello', halfOut], ['no Finished', stalledOut]] as const) {
+    const r = await out;
+    const ms = Date.now() - started;
+    t.ok(r.ended || r.error === 'ECONNRESET', `${what}: closed by the server (${r.error ?? 'FIN'}) after ${ms} ms`);
+    t.ok(ms >= 9_000 && ms < 15_000, `${what}: at the 10 s handshake bound (${ms} ms)`);
+  }
+  t.equal((await settled(srv.pid, base.fds)).fds, base.fds, 'their fds are released');
+  await assertServed(t, srv.port, 'after the stalled handshakes (TLS)', 4, 20, 64, ['-t']);
+});
+
 // Nothing to test is a failure, not a silent pass.
 if (noEcho) t.fail(`${noEcho}; build with \`make -C native\` (${paths.echoServer})`);
