@@ -39,6 +39,9 @@ function buildPaths(build: string) {
     smtpClient: join(build, 'smtp_client'),
     epollEcho: join(build, 'peers', 'epoll_echo'),
     nodeEcho: join(ROOT, 'native', 'peers', 'node_echo.mjs'),
+    /** Built on demand by `compare` when a Go toolchain is installed. */
+    goEcho: join(build, 'peers', 'go_echo'),
+    goEchoSource: join(ROOT, 'native', 'peers', 'go_echo', 'main.go'),
     nativeTests: join(build, 'tests'),
     switchCount: join(build, 'bench', 'switch_count'),
   };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { paths } from '../cli/paths.js';
+import { findOnPath } from '../cli/workload/tools.js';
 import { cliMissing, echoMissing, processesWithMarker, runCli, type CliRun } from './helpers.js';
 
 const noCli = cliMissing();
@@ -111,17 +112,19 @@ t.test('check: bad input exits 2 with one error line', async (t) => {
 });
 
 t.test('compare: ratio table against the epoll peer, Go reported', { skip: echoMissing() }, async (t) => {
-  const r = await runCli(['compare', '--conns', '4', '--txns', '10', '--size', '16', '--runs', '2', '--warmup', '0', '--server', 'coro,epoll', '--backend', 'epoll', '--depth', '0', '--iters', '20000', '--json']);
+  const r = await runCli(['compare', '--conns', '4', '--txns', '10', '--size', '16', '--runs', '2', '--warmup', '0', '--server', 'coro,epoll,go', '--backend', 'epoll', '--depth', '0', '--iters', '20000', '--json'], { timeoutMs: 400_000 });
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   t.equal(doc.command, 'compare');
-  t.same(doc.comparison.map((c: { config: string }) => c.config), ['coro/epoll', 'epoll']);
+  const haveGo = findOnPath('go') !== undefined;
+  t.same(doc.comparison.map((c: { config: string }) => c.config), haveGo ? ['coro/epoll', 'epoll', 'go'] : ['coro/epoll', 'epoll']);
   const ref = doc.comparison.find((c: { config: string }) => c.config === 'epoll');
   t.equal(ref.txn_per_s_ratio, 1, 'the reference against itself is 1');
   const coro = doc.comparison.find((c: { config: string }) => c.config === 'coro/epoll');
   t.ok(coro.txn_per_s_ratio > 0 && coro.txn_per_s_ratio_ci.low <= coro.txn_per_s_ratio_ci.high);
   const go = doc.results.find((x: { name: string }) => x.name === 'go');
-  t.equal(go.type, 'skipped', 'Go is either compared or skipped with a reason');
+  if (haveGo) t.match(go, { type: 'echo', server: 'go', mismatches: 0 }, 'the Go peer, built on demand');
+  else t.match(go, { type: 'skipped', reason: /no Go toolchain/ }, 'no Go here: skipped with the reason');
   t.ok(doc.results.some((x: { type: string }) => x.type === 'switch'), 'switch against its bound');
   noLeftovers(t, r);
 });

@@ -11,7 +11,7 @@ import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requirePortFree } from '../engine/preflight.js';
 import { mergeOutputs, type SuiteOutput } from '../engine/suite.js';
 import { runSwitchSuite } from '../engine/switch.js';
-import { NativeMissingError, UsageError } from '../errors.js';
+import { errorMessage, NativeMissingError, UsageError } from '../errors.js';
 import { exportDoc } from '../export/exporter.js';
 import { jsonExporter } from '../export/json.js';
 import { createProgress } from '../measure/progress.js';
@@ -25,6 +25,7 @@ import type { EchoResult, ResultsDoc, Workload } from '../results/types.js';
 import { describePinning, resolvePinning } from '../workload/launch.js';
 import { installReaper, setInterruptHook } from '../workload/process.js';
 import { configName, requireProgram, serverProgram, type ServerConfig } from '../workload/servers.js';
+import { ensureGoEcho } from '../workload/go-peer.js';
 import { findOnPath } from '../workload/tools.js';
 
 interface EchoPlan {
@@ -67,11 +68,16 @@ function skipped(name: string, reason: string): SuiteOutput {
   return { results: [{ type: 'skipped', name, reason }], failures: [], warnings: [] };
 }
 
-/** The Go peer: compared only when a Go toolchain is installed. */
-function goPeer(): SuiteOutput {
+/** Why the Go peer cannot run here, or undefined once it is built. */
+async function goUnavailable(): Promise<string | undefined> {
   const go = findOnPath('go');
-  if (!go) return skipped('go', 'no Go toolchain (`go` is not on PATH)');
-  return skipped('go', `a Go toolchain is installed (${go}) but this project has no Go echo server yet`);
+  if (!go) return 'no Go toolchain (`go` is not on PATH)';
+  try {
+    await ensureGoEcho(go);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }
 
 export async function compareAction(o: CompareOptions, io: IO): Promise<number> {
@@ -81,6 +87,13 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   const configs: ServerConfig[] = [];
   const pre: SuiteOutput[] = [];
   for (const c of all) {
+    if (c.server === 'go') {
+      const why = await goUnavailable();
+      if (why) {
+        pre.push(skipped(configName(c), why));
+        continue;
+      }
+    }
     try {
       requireProgram(serverProgram(c.server), `${configName(c)} server`);
       configs.push(c);
@@ -89,10 +102,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
       pre.push(skipped(configName(c), err.message));
     }
   }
-  if (echoPlans.length) {
-    requireProgram(paths.echoClient, 'echo_client');
-    pre.push(goPeer());
-  }
+  if (echoPlans.length) requireProgram(paths.echoClient, 'echo_client');
   if (switchPlans.length) ensureRuntime();
   const names = configs.map(configName);
   const explicitRef = o.echo.reference !== DEFAULT_REFERENCE;

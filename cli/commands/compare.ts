@@ -3,10 +3,10 @@
 import { Command, Option } from 'commander';
 import { compareAction } from '../actions/compare.js';
 import { UsageError } from '../errors.js';
-import { SERVER_KINDS } from '../workload/servers.js';
+import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
 import { parseEchoOptions, type EchoOptions } from './echo.js';
 import { stdio } from './io.js';
-import { int, intList } from './parse.js';
+import { choices, int, intList } from './parse.js';
 import { MAX_DEPTH_BYTES } from './switch.js';
 
 export interface CompareOptions {
@@ -43,16 +43,20 @@ export interface RawCompareOptions {
 
 export const DEFAULT_REFERENCE = 'epoll';
 
+/** echo's servers plus the Go peer, which compare builds when a Go toolchain is installed. */
+export const COMPARE_SERVER_KINDS: readonly ServerKind[] = [...SERVER_KINDS, 'go'];
+
 export function parseCompareOptions(raw: RawCompareOptions): CompareOptions {
   if (raw.profile !== undefined && (raw.conns !== undefined || raw.txns !== undefined || raw.size !== undefined)) {
     throw new UsageError('give either --profile or --conns/--txns/--size, not both');
   }
+  const servers = choices('--server', raw.server, COMPARE_SERVER_KINDS);
   const echo = parseEchoOptions({
     conns: raw.conns ?? '100',
     txns: raw.txns ?? '100',
     size: raw.size ?? '100',
     backend: raw.backend,
-    server: raw.server,
+    server: 'coro',
     runs: raw.runs,
     warmup: raw.warmup,
     port: raw.port,
@@ -62,6 +66,7 @@ export function parseCompareOptions(raw: RawCompareOptions): CompareOptions {
     reference: raw.reference,
     timeout: raw.timeout,
   });
+  echo.servers = servers;
   return {
     echo,
     profile: raw.profile,
@@ -79,7 +84,7 @@ export function compareCommand(): Command {
     .option('--txns <n>', 'transactions per connection (default 100)')
     .option('--size <bytes>', 'bytes per transaction, CRLF included (default 100)')
     .option('--backend <name>', 'coro backends: a name, a comma list, or "all"', 'all')
-    .option('--server <kind>', `servers: ${SERVER_KINDS.join(', ')}, a comma list, or "all"`, 'all')
+    .option('--server <kind>', `servers: ${COMPARE_SERVER_KINDS.join(', ')} (go: when a Go toolchain is installed), a comma list, or "all"`, 'all')
     .option('--runs <n>', 'measured runs per configuration', '5')
     .option('--warmup <n>', 'unmeasured runs per configuration before them', '1')
     .option('--reference <config>', 'configuration the ratios are against', DEFAULT_REFERENCE)

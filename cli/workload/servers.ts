@@ -5,12 +5,17 @@ import { NativeMissingError } from '../errors.js';
 import { BUILD_HINT, paths } from '../paths.js';
 
 export const SERVER_KINDS = ['coro', 'epoll', 'node'] as const;
-export type ServerKind = (typeof SERVER_KINDS)[number];
+/**
+ * 'go' (native/peers/go_echo) is built on demand with a Go toolchain, so only
+ * `compare` offers it; it is not one of the SERVER_KINDS of echo and profiles.
+ */
+export type ServerKind = (typeof SERVER_KINDS)[number] | 'go';
 
 /** What a result's `backend` says for the peers, which have no pluggable backend. */
 export const PEER_BACKEND: Record<Exclude<ServerKind, 'coro'>, string> = {
   epoll: 'epoll',
   node: 'libuv',
+  go: 'netpoll',
 };
 
 export interface ServerConfig {
@@ -27,7 +32,7 @@ export function configName(c: ServerConfig): string {
 
 /** The program file a server kind needs (to check before running anything). */
 export function serverProgram(kind: ServerKind): string {
-  return kind === 'coro' ? paths.echoServer : kind === 'epoll' ? paths.epollEcho : paths.nodeEcho;
+  return { coro: paths.echoServer, epoll: paths.epollEcho, node: paths.nodeEcho, go: paths.goEcho }[kind];
 }
 
 export function requireProgram(file: string, what: string): void {
@@ -46,5 +51,7 @@ export function serverArgv(c: ServerConfig, port: number): string[] {
       return [paths.epollEcho, ...common];
     case 'node':
       return [process.execPath, paths.nodeEcho, ...common];
+    case 'go':
+      return [paths.goEcho, ...common];
   }
 }
