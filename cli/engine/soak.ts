@@ -133,11 +133,22 @@ export function judgeSoak(spec: Omit<SoakSpec, 'backends' | 'port' | 'fileLimit'
   };
 }
 
+/** select cannot watch an fd >= FD_SETSIZE (1024 on Linux), and the server's
+ * fds go past the connections (listener, backend, sessions still draining). */
+const SELECT_FD_LIMIT = 1024;
+const SELECT_MAX_CONNS = 750;
+
 export async function runSoakSuite(spec: SoakSpec, progress: Progress): Promise<SuiteOutput> {
   const out: SuiteOutput = { results: [], failures: [], warnings: [] };
   const mix = soakMix(spec.conns);
   for (const backend of spec.backends) {
     const name = `coro/${backend} soak`;
+    if (backend === 'select' && spec.conns > SELECT_MAX_CONNS) {
+      const reason = `select watches fds below FD_SETSIZE (${SELECT_FD_LIMIT}) only; use --conns ${SELECT_MAX_CONNS} or fewer`;
+      out.results.push({ type: 'skipped', name, reason });
+      out.warnings.push(`${name} skipped: ${reason}`);
+      continue;
+    }
     progress.note(
       `${name}: ${spec.conns.toLocaleString('en-US')} connections for ${spec.durationS} s (warm-up ${spec.warmupS} s): ` +
         `${mix.idle} idle (${mix.silent} silent), ${mix.slow} slow, ${mix.abusive} abusive, ${mix.normalLoops} x ${mix.normalConns} normal (echo_client)`,
