@@ -20,7 +20,7 @@ const TINY = {
   workloads: [
     { kind: 'switch', coroutines: 2, depths: [0], iterations: 20000, runs: 5, warmup: 0 },
     { kind: 'echo', conns: 4, txns: 20, size: 16, servers: ['coro', 'epoll'], runs: 5, warmup: 0, timeout_s: 60 },
-    { kind: 'idle', conns: 50, idle_s: 1, servers: ['coro'], runs: 1, warmup: 0, timeout_s: 60 },
+    { kind: 'idle', conns: 500, idle_s: 1, servers: ['coro'], runs: 1, warmup: 0, timeout_s: 60 },
   ],
   gate: { switch_count_iterations: [2000, 4000], echo_count_txns: [20, 60] },
 };

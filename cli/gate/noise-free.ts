@@ -22,8 +22,15 @@ import type { MetricKind } from './decide.js';
 import { emptyMeasurement, mergeMeasurements, perUnit, type Measurement, type Metric } from './metric.js';
 import type { GateSettings } from './settings.js';
 
-/** RSS moves in pages; a few pages over the whole run is not a regression (measured jitter here: 2 pages). */
-export const IDLE_RSS_TOLERANCE_BYTES = 4 * 4096;
+/**
+ * RSS moves in pages, and the peak while idle also holds the read buffers of
+ * connections that happened to be served at the same moment during their
+ * first transaction: on a loaded machine, one run in six here ended up to 22
+ * pages higher than the others (+90 KiB: 612 instead of 567 bytes per
+ * connection at 2,000 connections). 32 pages over the whole run are allowed
+ * on top of the relative threshold; the median of the runs is compared.
+ */
+export const IDLE_RSS_TOLERANCE_BYTES = 32 * 4096;
 
 let fileSeq = 0;
 function outFile(ctx: MeasureContext, what: string): string {
