@@ -80,7 +80,7 @@ t.test('the soak profile', async (t) => {
 const noCli = cliMissing();
 const noEcho = echoMissing();
 t.test('coro-bench soak: a short real run', { skip: noCli ?? noEcho }, async (t) => {
-  const r = await runCli(['soak', '--conns', '200', '--duration', '20', '--warmup-seconds', '5', '--json'], { timeoutMs: 90_000 });
+  const r = await runCli(['soak', '--conns', '200', '--duration', '10', '--warmup-seconds', '2', '--json'], { timeoutMs: 90_000 });
   t.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
   const res = doc.results[0];
@@ -91,4 +91,9 @@ t.test('coro-bench soak: a short real run', { skip: noCli ?? noEcho }, async (t)
   t.ok(Object.values(res.abuses as Record<string, number>).reduce((a, b) => a + b, 0) > 0, 'abusive clients ran');
   t.same(doc.failures, []);
   t.same(processesWithMarker(r.marker), [], 'no process left behind');
+});
+
+t.test('default warm-up', async (t) => {
+  const { defaultWarmupS } = await import('../cli/engine/soak.js');
+  t.same([10, 20, 60, 300, 3600].map(defaultWarmupS), [5, 10, 12, 60, 60]);
 });

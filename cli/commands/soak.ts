@@ -33,12 +33,12 @@ export interface RawSoakOptions {
 export const DEFAULT_RSS_SLACK_KIB = 4096;
 
 export function parseSoakOptions(raw: RawSoakOptions): SoakOptions {
-  const durationS = int('--duration', raw.duration, 20, 7 * 24 * 3600);
+  const durationS = int('--duration', raw.duration, 10, 7 * 24 * 3600);
   return {
     durationS,
     conns: int('--conns', raw.conns, 100, LIMITS.conns.max),
     backends: parseBackends(raw.backend),
-    warmupS: optionalInt('--warmup-seconds', raw.warmupSeconds, 0, durationS - 10),
+    warmupS: optionalInt('--warmup-seconds', raw.warmupSeconds, 0, durationS - 5),
     rssSlackKib: int('--rss-slack', raw.rssSlack, 0),
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
     json: raw.json === true,

@@ -21,9 +21,9 @@ export interface SoakSpec {
   fileLimit: number | undefined;
 }
 
-/** Default warm-up: a fifth of the run, between 10 and 60 s. */
+/** Default warm-up: a fifth of the run, between 10 and 60 s (half of a run shorter than 20 s). */
 export function defaultWarmupS(durationS: number): number {
-  return Math.min(60, Math.max(10, Math.round(durationS / 5)));
+  return Math.min(60, Math.max(Math.min(10, Math.floor(durationS / 2)), Math.round(durationS / 5)));
 }
 
 /** Least-squares slope of y over t, per minute. */

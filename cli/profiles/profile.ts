@@ -179,7 +179,7 @@ export function parseProfile(name: string, text: string): Profile {
           iterations: r.int('iterations', 200_000, 1, 1_000_000_000),
         };
       case 'soak': {
-        const duration = r.int('duration_s', 300, 20, 7 * 24 * 3600);
+        const duration = r.int('duration_s', 300, 10, 7 * 24 * 3600);
         const warmup = (w as Record<string, unknown>).warmup_s === undefined ? undefined : r.int('warmup_s', undefined, 0, duration - 10);
         const label = (w as Record<string, unknown>).label;
         if (label !== undefined && typeof label !== 'string') r.fail('"label" must be a string');

@@ -209,6 +209,7 @@ function line(tag: string, size: number): Buffer {
 
 class SoakRun {
   private stopping = false;
+  private wakeAll: (() => void)[] = [];
   private readonly open = new Set<Conn>();
   readonly f: Omit<SoakFigures, 'fds_before' | 'rss_before_kib' | 'fds_after' | 'rss_after_kib' | 'server_cpu_s' | 'server_exit' | 'server_exit_code' | 'samples'> & {
     samples: SoakPoint[];
@@ -380,7 +381,7 @@ class SoakRun {
       } catch (err) {
         this.error(`abusive ${id} ${kind}: ${(err as Error).message}`);
       }
-      await sleep(rand(20, 200));
+      await this.nap(rand(20, 200));
     }
   }
 
@@ -435,7 +436,7 @@ class SoakRun {
         c.s.resetAndDestroy();
         return;
       case 'idle_leave':
-        await sleep(rand(1000, 5000));
+        await this.nap(rand(1000, 5000));
         c.s.end();
         return;
     }
@@ -472,6 +473,23 @@ class SoakRun {
 
   stop(): void {
     this.stopping = true;
+    this.wakeAll.splice(0).forEach((w) => w());
+  }
+
+  /** Sleeps ms, or less when the soak stops meanwhile. */
+  nap(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.wakeAll = this.wakeAll.filter((w) => w !== done);
+        resolve();
+      }, ms);
+      this.wakeAll.push(done);
+    });
   }
 
   /** Ends every connection this process holds and waits until they are closed. */
