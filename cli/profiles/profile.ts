@@ -180,7 +180,7 @@ export function parseProfile(name: string, text: string): Profile {
         };
       case 'soak': {
         const duration = r.int('duration_s', 300, 10, 7 * 24 * 3600);
-        const warmup = (w as Record<string, unknown>).warmup_s === undefined ? undefined : r.int('warmup_s', undefined, 0, duration - 10);
+        const warmup = (w as Record<string, unknown>).warmup_s === undefined ? undefined : r.int('warmup_s', undefined, 0, duration - 5);
         const label = (w as Record<string, unknown>).label;
         if (label !== undefined && typeof label !== 'string') r.fail('"label" must be a string');
         return {
