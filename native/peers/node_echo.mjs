@@ -18,6 +18,11 @@
 import net from 'node:net';
 
 const LINE_MAX_BYTES = 64 * 1024; // longest line, CRLF included
+// A session we end (!quit, an over-long line) discards the peer's input
+// until its FIN, as the C servers do, but for at most this long and this
+// much: then it is destroyed.
+const DRAIN_MS = 1000;
+const DRAIN_MAX_BYTES = 1024 * 1024;
 const CRLF = Buffer.from('\r\n');
 const BANG = 0x21; // '!'
 const ERR_TOO_LONG = '-ERR line too long\r\n';
@@ -142,8 +147,7 @@ const LONGEST_COMMAND_BYTES = 13;
 function runCommand(socket, state, cmd) {
   switch (cmd) {
     case '!quit\r\n':
-      state.closing = true;
-      socket.end();
+      endSession(socket, state);
       break;
     case '!bench\r\n':
       socket.write(`${formatBench(rusageDiff(start, rusageNow()))}\r\n`);
@@ -162,16 +166,23 @@ function runCommand(socket, state, cmd) {
   }
 }
 
-function tooLong(socket, state) {
+// Ends a session from our side: the last reply, FIN, then a bounded drain.
+function endSession(socket, state, last) {
   state.closing = true;
   state.pending = null;
-  socket.end(ERR_TOO_LONG);
+  socket.end(last);
+  const timer = setTimeout(() => socket.destroy(), DRAIN_MS);
+  socket.once('close', () => clearTimeout(timer));
+}
+
+function tooLong(socket, state) {
+  endSession(socket, state, ERR_TOO_LONG);
 }
 
 const server = net.createServer({ noDelay: true }, (socket) => {
   sockets.add(socket);
   // The bytes of an unfinished line, kept only while one is open.
-  const state = { pending: null, closing: false, paused: false };
+  const state = { pending: null, closing: false, paused: false, drained: 0 };
 
   // Sends a slice of the chunk; stops reading while Node buffers output.
   const send = (buf) => {
@@ -186,7 +197,12 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   };
 
   socket.on('data', (chunk) => {
-    if (state.closing) return; // after !quit or an error: discard until close
+    if (state.closing) {
+      // After !quit or an error: discard until the peer's FIN, within bounds.
+      state.drained += chunk.length;
+      if (state.drained > DRAIN_MAX_BYTES) socket.destroy();
+      return;
+    }
     let buf = chunk;
     let from = 0; // where to look for the next CRLF
     if (state.pending) {
