@@ -23,7 +23,7 @@
 
 typedef struct bench_shared {
     int64_t depth_bytes;
-    int64_t rounds_left;    /* resumes still to perform */
+    volatile int64_t rounds_left; /* resumes still to perform */
     volatile int64_t sink;
 } bench_shared_t;
 
@@ -69,13 +69,11 @@ int coro_bench_switch(coro_switch_bench_t *b)
             return -1;
         }
     /* Warm up: first resumes allocate save buffers. */
-    while (sh->rounds_left > 0)
-        coro_run_pending();
+    coro__run_while_positive(&sh->rounds_left);
     coro_stats_t before = rt->stats;
     sh->rounds_left = b->iterations / 2;
     int64_t t0 = coro_now_ns();
-    while (sh->rounds_left > 0)
-        coro_run_pending();
+    coro__run_while_positive(&sh->rounds_left);
     int64_t t1 = coro_now_ns();
     coro_stats_t after = rt->stats;
     /* Let every coroutine finish. */

@@ -204,6 +204,23 @@ static inline void runq_push(coro_runtime_t *rt, struct coro *c)
     rt->run_tail = c;
 }
 
+/* Takes the next runnable coroutine off the queue and runs it. */
+static inline void run_next(coro_runtime_t *rt)
+{
+    struct coro *c = rt->run_head;
+    rt->run_head = c->run_next;
+    if (!rt->run_head)
+        rt->run_tail = NULL;
+    resume(rt, c);
+}
+
+void coro__run_while_positive(const volatile int64_t *counter)
+{
+    coro_runtime_t *rt = coro__rt;
+    while (*counter > 0 && rt->run_head)
+        run_next(rt);
+}
+
 int64_t coro_run_pending(void)
 {
     coro_runtime_t *rt = coro__rt;
@@ -214,13 +231,10 @@ int64_t coro_run_pending(void)
     struct coro *tail = rt->run_tail;
     int64_t n = 0;
     while (rt->run_head) {
-        struct coro *c = rt->run_head;
-        rt->run_head = c->run_next;
-        if (!rt->run_head)
-            rt->run_tail = NULL;
-        resume(rt, c);
+        bool last = rt->run_head == tail;
+        run_next(rt);
         n++;
-        if (c == tail)
+        if (last)
             break;
     }
     return n;

@@ -157,6 +157,10 @@ int coro__block_until(int64_t when_ns);
 /* Makes a CORO_WAITING coroutine runnable; coro__block returns err. */
 void coro__wake(struct coro *c, int err);
 
+/* Runs runnable coroutines, without polling for events, while *counter > 0
+ * and something is runnable. For the switch benchmark: it times the
+ * scheduler's dispatch loop, not a function call per round. */
+void coro__run_while_positive(const volatile int64_t *counter);
 /* Frees the stream buffer pool (runtime destruction). */
 void coro__stream_pool_free(void);
 /* Frees every coroutine (runtime destruction). */
