@@ -15,13 +15,19 @@
 #
 # Calibration: one build with CAL_LOOPS loops gives each metric's cost per
 # loop (callgrind instructions, FFI ns, echo throughput); the loop counts for
-# 10 % and 25 % follow, rounded up. The timed metrics are then re-measured at
-# those counts and scaled once more (their cost is not exactly linear in the
-# loop count). The injected percentage actually measured is reported.
+# 10 % and 25 % follow, rounded up (exact for the instruction counts). The
+# timed metrics are then measured on a grid of loop counts around those and a
+# line fitted through the points (their cost is neither proportional to the
+# loop count nor measured without noise). The injected percentage actually
+# measured (median over the trials) is reported.
 #
 # Usage: scripts/gate-experiment.sh [TRIALS]      (default 20)
 # Env:   WORK (scratch folder, default a new /tmp folder), OUT (summary folder,
-#        default results/gate-experiment), CAL_LOOPS (4000), NF_TRIALS
+#        default results/gate-experiment), CAL_LOOPS (4000), CAL_REPEATS (2
+#        checks per grid point), REF_RUNS (30 timed runs in the reference
+#        baseline the calibration compares with), LOOPS_GIVEN (skip the
+#        calibration: "instructions_per_switch/0B@10=3 ..." for all eight
+#        metric@level keys), NF_TRIALS
 #        (noise-free trials per build, default TRIALS), MAX_MINUTES (120: the
 #        experiment stops starting trials after that and reports what it has).
 set -euo pipefail
@@ -52,8 +58,6 @@ cost() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1])
 status() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));const r=d.rows.find(x=>x.id===process.argv[2]);console.log(r?r.status:"missing")' "$1" "$2"; }
 # loops_for EXCESS_PER_LOOP TARGET: loops adding TARGET (0.10) to the cost, rounded up, at least 1.
 loops_for() { node -e 'const [e,t]=process.argv.slice(1).map(Number);console.log(e>0?Math.max(1,Math.ceil(t/e)):0)' "$1" "$2"; }
-# rescale LOOPS MEASURED_COST TARGET: one proportional correction.
-rescale() { node -e 'const [l,c,t]=process.argv.slice(1).map(Number);console.log(c>1?Math.max(1,Math.ceil(l*t/(c-1))):l*2)' "$1" "$2" "$3"; }
 
 build() { # LOOPS (empty: no slowdown) -> prints the build folder (built once per loop count)
   local dir="$WORK/build-${1:-ref}"
@@ -81,14 +85,21 @@ T_IDS=(switch_vs_bound/0B txn_per_s_vs_epoll/coro/epoll)
 #    the slowdown builds, and its baseline (noise-free and timed).
 REF=$(build "")
 say "reference baseline of $REF"
-rc=$(check "$WORK/ref-run.json" --timed --update-baseline --build "$REF" --baseline "$WORK/ref.json")
+rc=$(check "$WORK/ref-run.json" --timed --runs "${REF_RUNS:-30}" --update-baseline --build "$REF" --baseline "$WORK/ref.json")
 [[ $rc == 0 ]] || { echo "error: the reference run failed (exit $rc), see $WORK/check.stderr" >&2; exit 2; }
+
+# LOOPS_GIVEN="ID@LEVEL=N ..." (e.g. from an earlier run's calibration) skips
+# the calibration when it names all eight counts.
+declare -A LOOPS
+for kv in ${LOOPS_GIVEN:-}; do LOOPS[${kv%%=*}]=${kv##*=}; done
+if [[ ${#LOOPS[@]} -ge 8 ]]; then
+  say "loop counts given: ${LOOPS_GIVEN}"
+else
 
 # 2. Calibration build: cost per loop of each target metric.
 CAL=$(build "$CAL_LOOPS")
 say "calibration: check --build $CAL"
 check "$WORK/cal.json" --timed --build "$CAL" --baseline "$WORK/ref.json" >/dev/null
-declare -A LOOPS
 for id in "${NF_IDS[@]}" "${T_IDS[@]}"; do
   c=$(cost "$WORK/cal.json" "$id")
   per=$(node -e 'console.log((Number(process.argv[1])-1)/Number(process.argv[2]))' "$c" "$CAL_LOOPS")
@@ -98,17 +109,40 @@ for id in "${NF_IDS[@]}" "${T_IDS[@]}"; do
   say "calibration: $id cost x$c at $CAL_LOOPS loops -> +$(node -e 'console.log((Number(process.argv[1])*100).toPrecision(3))' "$per") % per loop; 10 %: ${LOOPS[$id@10]} loops, 25 %: ${LOOPS[$id@25]} loops"
 done
 
-# 3. Timed metrics: measure at the calibrated counts, correct once.
+# 3. Timed metrics: their cost is not proportional to the loop count (a
+#    switch of a few loops costs more per loop than one of thousands; echo
+#    throughput bends as the server saturates), and one timed measurement is
+#    noisy. So each is measured on a grid of loop counts around the linear
+#    estimate (CAL_REPEATS checks per point against the reference baseline),
+#    and a least-squares line through those points gives the counts.
+fit() { # "L:cost L:cost ..." TARGET -> loops
+  node -e '
+    const pts = process.argv[1].trim().split(/\s+/).map((p) => p.split(":").map(Number)).filter(([, c]) => Number.isFinite(c));
+    const t = Number(process.argv[2]);
+    const n = pts.length, mx = pts.reduce((a, [l]) => a + l, 0) / n, my = pts.reduce((a, [, c]) => a + c - 1, 0) / n;
+    const a = pts.reduce((s, [l, c]) => s + (l - mx) * (c - 1 - my), 0) / pts.reduce((s, [l]) => s + (l - mx) ** 2, 0);
+    const b = my - a * mx;
+    console.log(a > 0 ? Math.max(1, Math.ceil((t - b) / a)) : 0);
+  ' "$1" "$2"
+}
+CAL_REPEATS=${CAL_REPEATS:-2}
 for id in "${T_IDS[@]}"; do
-  for level in 10 25; do
-    dir=$(build "${LOOPS[$id@$level]}")
-    check "$WORK/refine.json" --timed-only --build "$dir" --baseline "$WORK/ref.json" >/dev/null
-    c=$(cost "$WORK/refine.json" "$id")
-    new=$(rescale "${LOOPS[$id@$level]}" "$c" "0.$level")
-    say "refine: $id at ${LOOPS[$id@$level]} loops measured x$c; $level % -> $new loops"
-    LOOPS[$id@$level]=$new
+  lo=${LOOPS[$id@10]}
+  hi=${LOOPS[$id@25]}
+  grid=$(node -e 'const [lo,hi]=process.argv.slice(1).map(Number);const g=[lo*0.5,lo,(lo+hi)/2,hi,hi*1.5].map((x)=>Math.max(1,Math.round(x)));console.log([...new Set(g)].join(" "))' "$lo" "$hi")
+  points=""
+  for l in $grid; do
+    dir=$(build "$l")
+    for ((k = 1; k <= CAL_REPEATS; k++)); do
+      check "$WORK/grid.json" --timed-only --build "$dir" --baseline "$WORK/ref.json" >/dev/null
+      points+=" $l:$(cost "$WORK/grid.json" "$id")"
+    done
   done
+  LOOPS[$id@10]=$(fit "$points" 0.10)
+  LOOPS[$id@25]=$(fit "$points" 0.25)
+  say "grid: $id costs$points -> 10 %: ${LOOPS[$id@10]} loops, 25 %: ${LOOPS[$id@25]} loops"
 done
+fi
 
 # 4. Noise-free sensitivity: every trial must flag the target metric.
 declare -A NF_CAUGHT NF_RUNS NF_COST
