@@ -43,24 +43,13 @@ export const COUNTER_KEYS = [
   'nivcsw',
 ] as const;
 
+// The fields of a Rusage in line order: the three times, then the counters
+// (maxrss carries its unit in the Rusage name).
 const RUSAGE_KEYS: (keyof Rusage)[] = [
   'wall_us',
   'utime_us',
   'stime_us',
-  'maxrss_kib',
-  'ixrss',
-  'idrss',
-  'isrss',
-  'minflt',
-  'majflt',
-  'nswap',
-  'inblock',
-  'oublock',
-  'msgsnd',
-  'msgrcv',
-  'nsignals',
-  'nvcsw',
-  'nivcsw',
+  ...COUNTER_KEYS.map((k): keyof Rusage => (k === 'maxrss' ? 'maxrss_kib' : k)),
 ];
 
 function timePair(field: string, what: string): number {
