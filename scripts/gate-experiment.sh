@@ -6,24 +6,33 @@
 #                cannot differ). Alarms must be at most 1 in 20.
 #                Every build, the reference too, is made here from the same
 #                sources (the load generator, echo_client, is native/build's).
-#   Sensitivity  Builds with CORO_SLOWDOWN_LOOPS (a busy loop in every
-#                switch) calibrated to add ~10 % and ~25 % to each gated cost:
-#                instructions per switch and per transaction (noise-free),
-#                ns per switch against its bound and coro/epoll txn/s (timed).
-#                The noise-free metrics must catch both levels every time;
-#                the timed ones the 25 % level at least 19 times in 20.
+#   Sensitivity  One build with the CORO_SLOWDOWN_LOOPS knob (a busy loop in
+#                every resume), run at loop counts (the environment variable
+#                of the same name) calibrated to add ~10 % and ~25 % to each
+#                gated cost: instructions per switch and per transaction
+#                (noise-free), ns per switch against its bound and coro/epoll
+#                txn/s (timed). The noise-free metrics must catch both levels
+#                every time; the timed ones the 25 % level at least 19 times
+#                in 20.
 #
-# Calibration: one build with CAL_LOOPS loops gives each metric's cost per
-# loop (callgrind instructions, FFI ns, echo throughput); the loop counts for
-# 10 % and 25 % follow, rounded up (exact for the instruction counts). The
-# timed metrics are then measured on a grid of loop counts around those and a
-# line fitted through the points (their cost is neither proportional to the
-# loop count nor measured without noise). The injected percentage actually
+# One binary for every level: what a loop costs in time depends on the code
+# layout around it, which moves from build to build (separate builds per
+# count once measured 4, 5 and 7 loops at +4 %, +30 % and +14 %); within one
+# binary the cost grows steadily with the count. Even at 0 loops the knob
+# build differs from the reference (it is another build); the calibration
+# measures that too.
+#
+# Calibration: the knob build at 0 and CAL_LOOPS loops gives each metric's
+# cost per loop (callgrind instructions, FFI ns, echo throughput); the loop
+# counts for 10 % and 25 % follow, rounded up (exact for the instruction
+# counts). The timed metrics are then measured on a grid of loop counts
+# around those and a line fitted through the points (their cost is measured
+# with noise and bends at small counts). The injected percentage actually
 # measured (median over the trials) is reported.
 #
 # Usage: scripts/gate-experiment.sh [TRIALS]      (default 20)
 # Env:   WORK (scratch folder, default a new /tmp folder), OUT (summary folder,
-#        default results/gate-experiment), CAL_LOOPS (4000), CAL_REPEATS (2
+#        default results/gate-experiment), CAL_LOOPS (2000), CAL_REPEATS (2
 #        checks per grid point), REF_RUNS (30 timed runs in the reference
 #        baseline the calibration compares with), LOOPS_GIVEN (skip the
 #        calibration: "instructions_per_switch/0B@10=3 ..." for all eight
@@ -37,7 +46,7 @@ TRIALS=${1:-20}
 NF_TRIALS=${NF_TRIALS:-$TRIALS}
 WORK=${WORK:-$(mktemp -d /tmp/coro-gate-experiment.XXXXXX)}
 OUT=${OUT:-results/gate-experiment}
-CAL_LOOPS=${CAL_LOOPS:-4000}
+CAL_LOOPS=${CAL_LOOPS:-2000}
 MAX_MINUTES=${MAX_MINUTES:-120}
 CLI=(node dist/cli/main.js)
 mkdir -p "$WORK" "$OUT"
@@ -56,36 +65,46 @@ in_time() { [[ $(date +%s) -lt $DEADLINE ]]; }
 cost() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));const r=d.rows.find(x=>x.id===process.argv[2]);console.log(r&&r.decision?r.decision.cost:"NaN")' "$1" "$2"; }
 # status FILE ID: the row status of metric ID.
 status() { node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));const r=d.rows.find(x=>x.id===process.argv[2]);console.log(r?r.status:"missing")' "$1" "$2"; }
-# loops_for EXCESS_PER_LOOP TARGET: loops adding TARGET (0.10) to the cost, rounded up, at least 1.
-loops_for() { node -e 'const [e,t]=process.argv.slice(1).map(Number);console.log(e>0?Math.max(1,Math.ceil(t/e)):0)' "$1" "$2"; }
-
-build() { # LOOPS (empty: no slowdown) -> prints the build folder (built once per loop count)
-  local dir="$WORK/build-${1:-ref}"
-  [[ -n $1 ]] && dir="$WORK/build-slow$1"
-  if [[ ! -x "$dir/echo_server" ]]; then
-    say "building $dir (CORO_SLOWDOWN_LOOPS=${1:-unset})"
-    make -C native BUILD="$dir" CORO_SLOWDOWN_LOOPS="$1" -j"$(nproc)" >"$dir.make.log" 2>&1 ||
-      { echo "error: build with CORO_SLOWDOWN_LOOPS=$1 failed, see $dir.make.log" >&2; exit 2; }
-  fi
-  echo "$dir"
+# fit "L:cost L:cost ..." TARGET: the least-squares line of cost over loops,
+# solved for cost = 1 + TARGET (0.10), rounded up, at least 1.
+fit() {
+  node -e '
+    const pts = process.argv[1].trim().split(/\s+/).map((p) => p.split(":").map(Number)).filter(([, c]) => Number.isFinite(c));
+    const t = Number(process.argv[2]);
+    const n = pts.length, mx = pts.reduce((a, [l]) => a + l, 0) / n, my = pts.reduce((a, [, c]) => a + c - 1, 0) / n;
+    const a = pts.reduce((s, [l, c]) => s + (l - mx) * (c - 1 - my), 0) / pts.reduce((s, [l]) => s + (l - mx) ** 2, 0);
+    const b = my - a * mx;
+    console.log(a > 0 ? Math.max(1, Math.ceil((t - b) / a)) : 0);
+  ' "$1" "$2"
 }
 
-check() { # OUTFILE ARGS...: runs check --json into OUTFILE, echoes its exit status
-  local out=$1
-  shift
+
+build() { # DIR [KNOB_LOOPS]: builds DIR (with the slowdown knob when KNOB_LOOPS is given)
+  local dir=$1
+  say "building $dir (CORO_SLOWDOWN_LOOPS=${2:-unset})"
+  make -C native BUILD="$dir" ${2:+CORO_SLOWDOWN_LOOPS=$2} -j"$(nproc)" >"$dir.make.log" 2>&1 ||
+    { echo "error: building $dir failed, see $dir.make.log" >&2; exit 2; }
+}
+
+check() { # LOOPS OUTFILE ARGS...: runs check --json into OUTFILE with CORO_SLOWDOWN_LOOPS=LOOPS, echoes its exit status
+  local loops=$1 out=$2
+  shift 2
   local rc=0
-  timeout 900 "${CLI[@]}" check --json "$@" >"$out" 2>>"$WORK/check.stderr" || rc=$?
+  CORO_SLOWDOWN_LOOPS=$loops timeout 900 "${CLI[@]}" check --json "$@" >"$out" 2>>"$WORK/check.stderr" || rc=$?
   echo "$rc"
 }
 
 NF_IDS=(instructions_per_switch/0B instructions_per_txn/coro/epoll)
 T_IDS=(switch_vs_bound/0B txn_per_s_vs_epoll/coro/epoll)
 
-# 1. The reference build (no slowdown), built here from the same sources as
-#    the slowdown builds, and its baseline (noise-free and timed).
-REF=$(build "")
+# 1. The reference build (no knob) and the knob build, both made here from
+#    the same sources, and the reference's baseline (noise-free and timed).
+REF="$WORK/build-ref"
+SLOW="$WORK/build-slow"
+build "$REF"
+build "$SLOW" 0
 say "reference baseline of $REF"
-rc=$(check "$WORK/ref-run.json" --timed --runs "${REF_RUNS:-30}" --update-baseline --build "$REF" --baseline "$WORK/ref.json")
+rc=$(check 0 "$WORK/ref-run.json" --timed --runs "${REF_RUNS:-30}" --update-baseline --build "$REF" --baseline "$WORK/ref.json")
 [[ $rc == 0 ]] || { echo "error: the reference run failed (exit $rc), see $WORK/check.stderr" >&2; exit 2; }
 
 # LOOPS_GIVEN="ID@LEVEL=N ..." (e.g. from an earlier run's calibration) skips
@@ -96,35 +115,25 @@ if [[ ${#LOOPS[@]} -ge 8 ]]; then
   say "loop counts given: ${LOOPS_GIVEN}"
 else
 
-# 2. Calibration build: cost per loop of each target metric.
-CAL=$(build "$CAL_LOOPS")
-say "calibration: check --build $CAL"
-check "$WORK/cal.json" --timed --build "$CAL" --baseline "$WORK/ref.json" >/dev/null
+# 2. Calibration: cost per loop of each target metric, from the knob build
+#    at 0 and at CAL_LOOPS loops.
+say "calibration: check --build $SLOW at 0 and $CAL_LOOPS loops"
+check 0 "$WORK/cal0.json" --timed --build "$SLOW" --baseline "$WORK/ref.json" >/dev/null
+check "$CAL_LOOPS" "$WORK/cal.json" --timed --build "$SLOW" --baseline "$WORK/ref.json" >/dev/null
 for id in "${NF_IDS[@]}" "${T_IDS[@]}"; do
+  c0=$(cost "$WORK/cal0.json" "$id")
   c=$(cost "$WORK/cal.json" "$id")
-  per=$(node -e 'console.log((Number(process.argv[1])-1)/Number(process.argv[2]))' "$c" "$CAL_LOOPS")
   for level in 10 25; do
-    LOOPS[$id@$level]=$(loops_for "$per" "0.$level")
+    LOOPS[$id@$level]=$(fit "0:$c0 $CAL_LOOPS:$c" "0.$level")
   done
-  say "calibration: $id cost x$c at $CAL_LOOPS loops -> +$(node -e 'console.log((Number(process.argv[1])*100).toPrecision(3))' "$per") % per loop; 10 %: ${LOOPS[$id@10]} loops, 25 %: ${LOOPS[$id@25]} loops"
+  say "calibration: $id cost x$c0 at 0 loops, x$c at $CAL_LOOPS -> 10 %: ${LOOPS[$id@10]} loops, 25 %: ${LOOPS[$id@25]} loops"
 done
 
-# 3. Timed metrics: their cost is not proportional to the loop count (a
-#    switch of a few loops costs more per loop than one of thousands; echo
-#    throughput bends as the server saturates), and one timed measurement is
-#    noisy. So each is measured on a grid of loop counts around the linear
+# 3. Timed metrics: their cost is not proportional to the loop count (it
+#    bends at small counts, and echo throughput bends as the server
+#    saturates), and one timed measurement is noisy. So each is measured on a grid of loop counts around the linear
 #    estimate (CAL_REPEATS checks per point against the reference baseline),
 #    and a least-squares line through those points gives the counts.
-fit() { # "L:cost L:cost ..." TARGET -> loops
-  node -e '
-    const pts = process.argv[1].trim().split(/\s+/).map((p) => p.split(":").map(Number)).filter(([, c]) => Number.isFinite(c));
-    const t = Number(process.argv[2]);
-    const n = pts.length, mx = pts.reduce((a, [l]) => a + l, 0) / n, my = pts.reduce((a, [, c]) => a + c - 1, 0) / n;
-    const a = pts.reduce((s, [l, c]) => s + (l - mx) * (c - 1 - my), 0) / pts.reduce((s, [l]) => s + (l - mx) ** 2, 0);
-    const b = my - a * mx;
-    console.log(a > 0 ? Math.max(1, Math.ceil((t - b) / a)) : 0);
-  ' "$1" "$2"
-}
 CAL_REPEATS=${CAL_REPEATS:-2}
 for id in "${T_IDS[@]}"; do
   lo=${LOOPS[$id@10]}
@@ -132,9 +141,8 @@ for id in "${T_IDS[@]}"; do
   grid=$(node -e 'const [lo,hi]=process.argv.slice(1).map(Number);const g=[lo*0.5,lo,(lo+hi)/2,hi,hi*1.5].map((x)=>Math.max(1,Math.round(x)));console.log([...new Set(g)].join(" "))' "$lo" "$hi")
   points=""
   for l in $grid; do
-    dir=$(build "$l")
     for ((k = 1; k <= CAL_REPEATS; k++)); do
-      check "$WORK/grid.json" --timed-only --build "$dir" --baseline "$WORK/ref.json" >/dev/null
+      check "$l" "$WORK/grid.json" --timed-only --build "$SLOW" --baseline "$WORK/ref.json" >/dev/null
       points+=" $l:$(cost "$WORK/grid.json" "$id")"
     done
   done
@@ -148,14 +156,13 @@ fi
 declare -A NF_CAUGHT NF_RUNS NF_COST
 for id in "${NF_IDS[@]}"; do
   for level in 10 25; do
-    dir=$(build "${LOOPS[$id@$level]}")
     key="$id@$level"
     NF_CAUGHT[$key]=0
     NF_RUNS[$key]=0
     for ((i = 1; i <= NF_TRIALS; i++)); do
       in_time || break
       f="$WORK/nf-${level}-${id//\//_}-$i.json"
-      rc=$(check "$f" --build "$dir" --baseline "$WORK/ref.json")
+      rc=$(check "${LOOPS[$key]}" "$f" --build "$SLOW" --baseline "$WORK/ref.json")
       NF_RUNS[$key]=$((NF_RUNS[$key] + 1))
       NF_COST[$key]=$(cost "$f" "$id")
       [[ $(status "$f" "$id") == regression && $rc == 1 ]] && NF_CAUGHT[$key]=$((NF_CAUGHT[$key] + 1))
@@ -164,8 +171,8 @@ for id in "${NF_IDS[@]}"; do
   done
 done
 
-# 5. Timed: per trial a fresh baseline of the default build, then the A/A
-#    check and every timed slowdown build against it.
+# 5. Timed: per trial a fresh baseline of the reference build, then the A/A
+#    check and the knob build at every timed level against it.
 AA_ALARMS=0
 AA_RUNS=0
 declare -A T_CAUGHT T_RUNS T_COSTS
@@ -174,18 +181,17 @@ for ((i = 1; i <= TRIALS; i++)); do
   in_time || { say "time limit reached after $((i - 1)) timed trials"; break; }
   base="$WORK/aa-base-$i.json"
   rm -f "$base"
-  rc=$(check "$WORK/aa-rec-$i.json" --timed-only --update-baseline --build "$REF" --baseline "$base")
+  rc=$(check 0 "$WORK/aa-rec-$i.json" --timed-only --update-baseline --build "$REF" --baseline "$base")
   [[ $rc == 0 ]] || { say "trial $i: recording the baseline failed (exit $rc); skipped"; continue; }
-  rc=$(check "$WORK/aa-$i.json" --timed-only --build "$REF" --baseline "$base")
+  rc=$(check 0 "$WORK/aa-$i.json" --timed-only --build "$REF" --baseline "$base")
   AA_RUNS=$((AA_RUNS + 1))
   [[ $rc == 1 ]] && AA_ALARMS=$((AA_ALARMS + 1))
   line="trial $i: A/A exit $rc"
   for id in "${T_IDS[@]}"; do
     for level in 10 25; do
       key="$id@$level"
-      dir=$(build "${LOOPS[$key]}")
       f="$WORK/t-${level}-${id//\//_}-$i.json"
-      check "$f" --timed-only --build "$dir" --baseline "$base" >/dev/null
+      check "${LOOPS[$key]}" "$f" --timed-only --build "$SLOW" --baseline "$base" >/dev/null
       T_RUNS[$key]=$((T_RUNS[$key] + 1))
       T_COSTS[$key]+="$(cost "$f" "$id") "
       [[ $(status "$f" "$id") == regression ]] && T_CAUGHT[$key]=$((T_CAUGHT[$key] + 1))
@@ -200,7 +206,7 @@ median() { node -e 'const v=process.argv.slice(1).map(Number).filter(Number.isFi
 {
   echo "Gate experiment on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, threshold 10 %, $(($(date +%s) - START)) s"
   echo
-  echo "A/A (timed metrics, same build): $AA_ALARMS alarm(s) in $AA_RUNS trials"
+  echo "A/A (timed metrics, reference build against itself): $AA_ALARMS alarm(s) in $AA_RUNS trials"
   echo "  (alarms by metric: $(for i in $(seq 1 "$TRIALS"); do [[ -f $WORK/aa-$i.json ]] && node -e 'const d=JSON.parse(require("fs").readFileSync(process.argv[1]));for(const r of d.rows)if(r.status==="regression")console.log(r.id)' "$WORK/aa-$i.json"; done | sort | uniq -c | tr '\n' ' '))"
   echo
   echo "| metric | kind | target | loops | injected (measured) | caught |"

@@ -65,17 +65,21 @@ static void all_unlink(coro_runtime_t *rt, struct coro *c);
 static void all_link(coro_runtime_t *rt, struct coro *c);
 
 #ifdef CORO_SLOWDOWN_LOOPS
-/* Injected fixed cost per switch (a build knob, off by default), for proving
+/* Injected fixed cost per resume (a build knob, off by default), for proving
  * that the regression gate notices a slowdown. A volatile counter loop: it
- * shows up both as time and as instructions under callgrind (~5 per loop). */
-static void injected_slowdown(void)
+ * shows up both as time and as instructions under callgrind (~5 per loop).
+ * Its time per loop depends on the code around it, which moves from build to
+ * build; so the count compiled in (CORO_SLOWDOWN_LOOPS=N) can be overridden
+ * at runtime init by the environment variable of the same name, and one
+ * binary (one code layout) can be measured at any level (runtime.c). */
+static inline void injected_slowdown(const coro_runtime_t *rt)
 {
-    for (volatile int i = 0; i < CORO_SLOWDOWN_LOOPS; i++)
+    for (volatile int64_t n = rt->slowdown_loops; n > 0; n--)
         ;
 }
-#define SLOWDOWN() injected_slowdown()
+#define SLOWDOWN(rt) injected_slowdown(rt)
 #else
-#define SLOWDOWN() ((void)0)
+#define SLOWDOWN(rt) ((void)0)
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -148,7 +152,7 @@ static void resume(coro_runtime_t *rt, struct coro *c)
     rt->current = c;
     c->state = CORO_RUNNING;
     rt->stats.switches++;
-    SLOWDOWN();
+    SLOWDOWN(rt);
 #ifdef CORO_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, rt->stack_lo, (size_t)(rt->stack_top - rt->stack_lo));

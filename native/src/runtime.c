@@ -101,6 +101,24 @@ static void install_overflow_reporter(void)
 /* ------------------------------------------------------------------------ */
 /* Init and destroy                                                          */
 
+#ifdef CORO_SLOWDOWN_LOOPS
+/* The injected-slowdown build's loop count: the environment variable
+ * CORO_SLOWDOWN_LOOPS (a count >= 0) when set and valid, else the compiled-in
+ * one. Lets one build be measured at several levels. */
+static int64_t slowdown_loops_from_env(void)
+{
+    const char *s = getenv("CORO_SLOWDOWN_LOOPS");
+    char *end;
+    long long n = s ? strtoll(s, &end, 10) : -1;
+    if (!s || !*s || *end || n < 0) {
+        if (s)
+            fprintf(stderr, "coro: ignoring CORO_SLOWDOWN_LOOPS=%s (not a count)\n", s);
+        return CORO_SLOWDOWN_LOOPS;
+    }
+    return n;
+}
+#endif
+
 int coro_runtime_init(int64_t stack_bytes, const char *backend)
 {
     if (coro__rt) {
@@ -153,6 +171,9 @@ int coro_runtime_init(int64_t stack_bytes, const char *backend)
 #ifdef CORO_HAVE_VALGRIND
     valgrind_stack_id = VALGRIND_STACK_REGISTER(rt->stack_lo, rt->stack_top);
     rt->on_valgrind = RUNNING_ON_VALGRIND != 0;
+#endif
+#ifdef CORO_SLOWDOWN_LOOPS
+    rt->slowdown_loops = slowdown_loops_from_env();
 #endif
     coro__rt = rt;
     install_overflow_reporter();
@@ -279,11 +300,19 @@ const char *coro_arch(void)
     return CORO_ARCH_NAME;
 }
 
+#ifndef CORO_BUILD_FLAGS
+#define CORO_BUILD_FLAGS "unknown"
+#endif
+
 const char *coro_build_flags(void)
 {
-#ifdef CORO_BUILD_FLAGS
-    return CORO_BUILD_FLAGS;
+#ifdef CORO_SLOWDOWN_LOOPS
+    /* Reports carry the level in force, not only the compiled-in one. */
+    static char flags[sizeof CORO_BUILD_FLAGS + 64];
+    snprintf(flags, sizeof flags, "%s (%lld slowdown loops at run time)", CORO_BUILD_FLAGS,
+             (long long)slowdown_loops_from_env());
+    return flags;
 #else
-    return "unknown";
+    return CORO_BUILD_FLAGS;
 #endif
 }

@@ -138,6 +138,9 @@ typedef struct coro_runtime {
 
     bool stop_requested;
     bool on_valgrind;            /* running under valgrind (coroutine.c marks restored slices) */
+#ifdef CORO_SLOWDOWN_LOOPS
+    int64_t slowdown_loops;      /* injected cost per resume (coroutine.c) */
+#endif
     int64_t next_id;
     coro_stats_t stats;
 } coro_runtime_t;
