@@ -109,7 +109,7 @@ rc=$(check 0 "$WORK/ref-run.json" --timed --runs "${REF_RUNS:-30}" --update-base
 
 # LOOPS_GIVEN="ID@LEVEL=N ..." (e.g. from an earlier run's calibration) skips
 # the calibration when it names all eight counts.
-declare -A LOOPS
+declare -A LOOPS=()
 for kv in ${LOOPS_GIVEN:-}; do LOOPS[${kv%%=*}]=${kv##*=}; done
 if [[ ${#LOOPS[@]} -ge 8 ]]; then
   say "loop counts given: ${LOOPS_GIVEN}"
