@@ -67,7 +67,7 @@ static void all_link(coro_runtime_t *rt, struct coro *c);
 #ifdef CORO_SLOWDOWN_LOOPS
 /* Injected fixed cost per resume (a build knob, off by default), for proving
  * that the regression gate notices a slowdown. A volatile counter loop: it
- * shows up both as time and as instructions under callgrind (~5 per loop).
+ * shows up both as time and as instructions under callgrind (~6 per loop).
  * Its time per loop depends on the code around it, which moves from build to
  * build; so the count compiled in (CORO_SLOWDOWN_LOOPS=N) can be overridden
  * at runtime init by the environment variable of the same name, and one
