@@ -369,7 +369,10 @@ static void timer_wakes_coro(void *arg)
     runq_push(rt, c);
 }
 
-static int block_until(int64_t when_ns)
+/* Not inlined: a wait with a timer is the rarer case, and its locals would
+ * otherwise widen the frame (and so the saved slice) of every fd wait that
+ * inlines coro__block. */
+static __attribute__((noinline)) int block_until(int64_t when_ns)
 {
     coro_runtime_t *rt = coro__rt;
     struct coro *c = rt->current;
@@ -400,9 +403,24 @@ static int block_until(int64_t when_ns)
     return 0;
 }
 
+/* The common wait, without a deadline: no timer to arm or disarm. Kept
+ * small: its frame (c and a return address) is part of every waiting
+ * coroutine's saved slice, and the fd waits tail-call it. */
 int coro__block(void)
 {
-    return block_until(INT64_MAX);
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    if (CORO_UNLIKELY(c->deadline_ns != INT64_MAX))
+        return block_until(INT64_MAX);
+    c->state = CORO_WAITING;
+    c->wake_errno = 0;
+    suspend(rt, c);
+    c->wait_cancel = NULL;
+    if (CORO_UNLIKELY(c->wake_errno)) {
+        errno = c->wake_errno;
+        return -1;
+    }
+    return 0;
 }
 
 int coro__block_until(int64_t when_ns)
