@@ -47,8 +47,10 @@ static size_t asan_sched_size;
  * coroutine's stack pointer "no access" when its frames return; restoring a
  * deeper slice of another coroutine there is a legitimate write, so the
  * destination is made addressable first (memcpy then copies the definedness
- * bits of the saved bytes along). Checked through a flag in the runtime so
- * that a native run pays one predictable branch, not a client request. */
+ * bits of the saved bytes along). Checked through a flag in the runtime
+ * (set only under memcheck, see runtime.c) so that a native run pays one
+ * predictable branch, not a client request, and so does a run under
+ * callgrind, whose instruction count should be the native one. */
 #ifdef __has_include
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -119,7 +121,7 @@ static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
      * zone; so the zone below the resumed SP must be addressable too, or
      * the coroutine's next call (its return-address slot lies just below
      * the slice) is reported as an invalid write. */
-    if (CORO_UNLIKELY(rt->on_valgrind)) {
+    if (CORO_UNLIKELY(rt->on_memcheck)) {
         char *lo = rt->stack_top - len - 128;
         lo = lo < rt->stack_lo ? rt->stack_lo : lo;
         VALGRIND_MAKE_MEM_UNDEFINED(lo, (size_t)(rt->stack_top - lo));

@@ -137,7 +137,7 @@ typedef struct coro_runtime {
     void *backend_state;
 
     bool stop_requested;
-    bool on_valgrind;            /* running under valgrind (coroutine.c marks restored slices) */
+    bool on_memcheck;            /* running under valgrind's memcheck (coroutine.c marks restored slices) */
     int64_t next_id;
     coro_stats_t stats;
 } coro_runtime_t;
