@@ -225,23 +225,13 @@ int coro__wait_read_ready(int fd)
     return park_reader(fd);
 }
 
-int64_t coro_read(int fd, void *buf, int64_t n)
+/* coro_read after a read that returned r <= 0: the ready flag follows what
+ * r says, and EAGAIN (after a wait) or EINTR reads again. */
+static __attribute__((noinline)) int64_t read_again(int fd, void *buf, int64_t n, ssize_t r)
 {
-    coro_runtime_t *rt = coro__rt;
-    if (n <= 0)
-        return 0;
     for (;;) {
-        coro_fd_t *s = coro__fd_get(fd);
-        if (!s)
-            return -1;
-        if (!s->read_ready && park_reader(fd) < 0)
-            return -1;
-        ssize_t r = read(fd, buf, (size_t)n);
-        s = &rt->fds[fd];
+        coro_fd_t *s = &coro__rt->fds[fd];
         if (r > 0) {
-            /* A short read drained the socket: the next read waits for an
-             * event first. A full read may have left more behind. After a
-             * hang-up there is no next event: EOF is what is left. */
             s->read_ready = r == n || s->read_final;
             return r;
         }
@@ -249,15 +239,37 @@ int64_t coro_read(int fd, void *buf, int64_t n)
             s->read_ready = 1; /* EOF stays readable; no edge will come again */
             return 0;
         }
-        if (errno == EINTR)
-            continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             s->read_ready = 0;
-            continue;
+            if (park_reader(fd) < 0)
+                return -1;
+        } else if (errno != EINTR) {
+            s->read_ready = 1;
+            return -1;
         }
-        s->read_ready = 1;
-        return -1;
+        r = read(fd, buf, (size_t)n);
     }
+}
+
+int64_t coro_read(int fd, void *buf, int64_t n)
+{
+    if (n <= 0)
+        return 0;
+    coro_fd_t *s = coro__fd_get(fd);
+    if (!s)
+        return -1;
+    if (!s->read_ready && park_reader(fd) < 0)
+        return -1;
+    ssize_t r = read(fd, buf, (size_t)n);
+    if (CORO_LIKELY(r > 0)) {
+        /* A short read drained the socket: the next read waits for an
+         * event first. A full read may have left more behind. After a
+         * hang-up there is no next event: EOF is what is left. */
+        s = &coro__rt->fds[fd];
+        s->read_ready = r == n || s->read_final;
+        return r;
+    }
+    return read_again(fd, buf, n, r);
 }
 
 /* write(2) without SIGPIPE: send(MSG_NOSIGNAL) on sockets, write elsewhere. */
@@ -269,30 +281,40 @@ static ssize_t write_nosignal(int fd, const void *buf, size_t n)
     return r;
 }
 
-int64_t coro_write_all(int fd, const void *buf, int64_t n)
+/* coro_write_all after a first write that did not take the whole buffer:
+ * w is what it returned, left what was asked of it. */
+static __attribute__((noinline)) int64_t write_rest(int fd, const char *p, int64_t n,
+                                                    int64_t left, ssize_t w)
 {
-    const char *p = buf;
-    int64_t left = n;
-    while (left > 0) {
-        ssize_t w = write_nosignal(fd, p, (size_t)left);
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !coro__fd_get(fd))
-            return -1;
+    for (;;) {
         if (w >= 0) {
             p += w;
             left -= w;
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (left <= 0)
+                return n;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!coro__fd_get(fd))
+                return -1;
             coro__rt->fds[fd].write_ready = 0; /* any later event is news */
             if (coro_wait_writable(fd) < 0)
                 return -1;
-            continue;
+        } else if (errno != EINTR) {
+            return -1;
         }
-        return -1;
+        w = write_nosignal(fd, p, (size_t)left);
     }
-    return n;
+}
+
+int64_t coro_write_all(int fd, const void *buf, int64_t n)
+{
+    if (n <= 0)
+        return n;
+    /* Most writes go out whole in one call. The loop for the others is
+     * apart, so that this path saves and restores next to no registers. */
+    ssize_t w = write_nosignal(fd, buf, (size_t)n);
+    if (CORO_LIKELY(w == n))
+        return n;
+    return write_rest(fd, buf, n, n, w);
 }
 
 int coro_close(int fd)

@@ -75,9 +75,23 @@ int coro_stream_fd(const coro_stream_t *s)
     return s->fd;
 }
 
+/* The TLS calls stay out of line. Inlined (LTO does that), their frames
+ * and retry loops make every plain read and write save and restore
+ * registers that only the TLS path needs. */
+static __attribute__((noinline)) int64_t tls_read(coro_stream_t *s, void *buf, int64_t n)
+{
+    return coro__tls_read(s->tls, buf, n);
+}
+
+static __attribute__((noinline)) int64_t tls_write_all(coro_stream_t *s, const void *buf,
+                                                       int64_t n)
+{
+    return coro__tls_write_all(s->tls, buf, n);
+}
+
 static int64_t raw_read(coro_stream_t *s, void *buf, int64_t n)
 {
-    return s->tls ? coro__tls_read(s->tls, buf, n) : coro_read(s->fd, buf, n);
+    return s->tls ? tls_read(s, buf, n) : coro_read(s->fd, buf, n);
 }
 
 /* Buffers of MIN_BUF bytes come from and go back to the runtime's pool. */
@@ -241,7 +255,7 @@ int64_t coro_stream_read_exact(coro_stream_t *s, void *buf, int64_t n)
 
 int64_t coro_stream_write_all(coro_stream_t *s, const void *buf, int64_t n)
 {
-    return s->tls ? coro__tls_write_all(s->tls, buf, n) : coro_write_all(s->fd, buf, n);
+    return s->tls ? tls_write_all(s, buf, n) : coro_write_all(s->fd, buf, n);
 }
 
 int coro_stream_shutdown(coro_stream_t *s)
