@@ -47,8 +47,10 @@ static size_t asan_sched_size;
  * coroutine's stack pointer "no access" when its frames return; restoring a
  * deeper slice of another coroutine there is a legitimate write, so the
  * destination is made addressable first (memcpy then copies the definedness
- * bits of the saved bytes along). Checked through a flag in the runtime so
- * that a native run pays one predictable branch, not a client request. */
+ * bits of the saved bytes along). Checked through a flag in the runtime
+ * (set only under memcheck, see runtime.c) so that a native run pays one
+ * predictable branch, not a client request, and so does a run under
+ * callgrind, whose instruction count should be the native one. */
 #ifdef __has_include
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
@@ -123,7 +125,7 @@ static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
      * zone; so the zone below the resumed SP must be addressable too, or
      * the coroutine's next call (its return-address slot lies just below
      * the slice) is reported as an invalid write. */
-    if (CORO_UNLIKELY(rt->on_valgrind)) {
+    if (CORO_UNLIKELY(rt->on_memcheck)) {
         char *lo = rt->stack_top - len - 128;
         lo = lo < rt->stack_lo ? rt->stack_lo : lo;
         VALGRIND_MAKE_MEM_UNDEFINED(lo, (size_t)(rt->stack_top - lo));
@@ -373,7 +375,10 @@ static void timer_wakes_coro(void *arg)
     runq_push(rt, c);
 }
 
-static int block_until(int64_t when_ns)
+/* Not inlined: a wait with a timer is the rarer case, and its locals would
+ * otherwise widen the frame (and so the saved slice) of every fd wait that
+ * inlines coro__block. */
+static __attribute__((noinline)) int block_until(int64_t when_ns)
 {
     coro_runtime_t *rt = coro__rt;
     struct coro *c = rt->current;
@@ -404,9 +409,24 @@ static int block_until(int64_t when_ns)
     return 0;
 }
 
+/* The common wait, without a deadline: no timer to arm or disarm. Kept
+ * small: its frame (c and a return address) is part of every waiting
+ * coroutine's saved slice, and the fd waits tail-call it. */
 int coro__block(void)
 {
-    return block_until(INT64_MAX);
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    if (CORO_UNLIKELY(c->deadline_ns != INT64_MAX))
+        return block_until(INT64_MAX);
+    c->state = CORO_WAITING;
+    c->wake_errno = 0;
+    suspend(rt, c);
+    c->wait_cancel = NULL;
+    if (CORO_UNLIKELY(c->wake_errno)) {
+        errno = c->wake_errno;
+        return -1;
+    }
+    return 0;
 }
 
 int coro__block_until(int64_t when_ns)

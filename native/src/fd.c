@@ -104,46 +104,17 @@ static void fd_wait_cancel(struct coro *c)
     }
 }
 
-static int fd_wait(int fd, int dir)
+/* The end of a park (below): c becomes fd's waiter and blocks. A tail call
+ * of coro__block, since nothing is needed after the switch: the waiting
+ * coroutine's stack then holds no frame of the park functions, and the
+ * slice that is copied out and back per wait is smaller by that much. */
+static inline __attribute__((always_inline)) int park_block(coro_runtime_t *rt, struct coro *c,
+                                                            coro_fd_t *s, int fd, int dir)
 {
-    coro_runtime_t *rt = coro__rt;
-    struct coro *c = rt ? rt->current : NULL;
-    if (!c) {
-        errno = EPERM;
-        return -1;
-    }
-    if (fd < 0) {
-        errno = EBADF;
-        return -1;
-    }
-    coro_fd_t *s = coro__fd_get(fd);
-    if (!s) {
-        errno = ENOMEM;
-        return -1;
-    }
-    uint8_t *ready = dir ? &s->write_ready : &s->read_ready;
-    if (*ready == 1) {
-        if (dir == DIR_WRITE || !s->read_final)
-            *ready = 0;
-        return 0;
-    }
-    /* CORO_READY_UNKNOWN: the fd was never waited on, so the backend has
-     * not seen it yet and will report it at once if it is ready; returning
-     * here would claim readiness that may not exist. */
-    *ready = 0;
-    struct coro **slot = dir ? &s->writer : &s->reader;
-    if (*slot) {
-        errno = EBUSY;
-        return -1;
-    }
-    /* Edge-triggered backends register an fd once; skip the call then. */
-    int rc = 0;
-    if (!(rt->backend->register_once && s->backend_registered))
-        rc = dir ? rt->backend->want_write(rt->backend_state, fd)
-                 : rt->backend->want_read(rt->backend_state, fd);
-    if (rc < 0)
-        return -1;
-    *slot = c;
+    if (dir)
+        s->writer = c;
+    else
+        s->reader = c;
     rt->fd_waiters++;
     if (dir)
         rt->stats.write_blocks++;
@@ -151,22 +122,97 @@ static int fd_wait(int fd, int dir)
         rt->stats.read_blocks++;
     c->wait_obj = (void *)(((intptr_t)fd << 1) | dir);
     c->wait_cancel = fd_wait_cancel;
-    rc = coro__block();
-    /* The event that woke us is consumed by this wait. fds may have moved
-     * (the table grows), so look the slot up again. */
-    if (rc == 0) {
-        s = &rt->fds[fd];
-        if (dir)
-            s->write_ready = 0;
-        else
-            s->read_ready = s->read_final;
+    return coro__block();
+}
+
+/* A park that must tell the backend first (a level-triggered backend on
+ * every wait, an edge-triggered one on the fd's first). Apart, so that the
+ * common park makes no call before the switch and needs no saved registers. */
+static __attribute__((noinline)) int park_watch(int fd, int dir)
+{
+    coro_runtime_t *rt = coro__rt;
+    int rc = dir ? rt->backend->want_write(rt->backend_state, fd)
+                 : rt->backend->want_read(rt->backend_state, fd);
+    if (rc < 0)
+        return -1;
+    return park_block(rt, rt->current, &rt->fds[fd], fd, dir);
+}
+
+/* Parks the running coroutine as fd's reader or writer until the backend
+ * reports fd ready in that direction (or it is closed, or the deadline
+ * passes). The caller has looked fd up (so fds[fd] exists) and found its
+ * ready flag not set. On success the flag is left as the event set it (1);
+ * consuming it is the caller's business. dir is a constant in each of the
+ * two instances below. */
+static inline __attribute__((always_inline)) int park(int fd, int dir)
+{
+    coro_runtime_t *rt = coro__rt;
+    struct coro *c = rt->current;
+    if (!c) {
+        errno = EPERM;
+        return -1;
     }
-    return rc;
+    coro_fd_t *s = &rt->fds[fd];
+    /* CORO_READY_UNKNOWN becomes 0: the fd was never waited on, so the
+     * backend has not seen it yet and will report it at once if it is
+     * ready; returning without a wait would claim readiness that may not
+     * exist. */
+    if (dir)
+        s->write_ready = 0;
+    else
+        s->read_ready = 0;
+    if (dir ? s->writer : s->reader) {
+        errno = EBUSY;
+        return -1;
+    }
+    /* Edge-triggered backends register an fd once; skip the call then. */
+    if (CORO_UNLIKELY(!(rt->backend->register_once && s->backend_registered)))
+        return park_watch(fd, dir);
+    return park_block(rt, c, s, fd, dir);
+}
+
+static __attribute__((noinline)) int park_reader(int fd)
+{
+    return park(fd, DIR_READ);
+}
+
+static __attribute__((noinline)) int park_writer(int fd)
+{
+    return park(fd, DIR_WRITE);
+}
+
+/* Waits until fd is ready in direction dir and consumes the ready flag (a
+ * hang-up keeps a read flag set: see read_final). */
+static inline __attribute__((always_inline)) int fd_wait(int fd, int dir)
+{
+    coro_runtime_t *rt = coro__rt;
+    if (!rt || !rt->current) {
+        errno = EPERM;
+        return -1;
+    }
+    coro_fd_t *s = coro__fd_get(fd); /* EBADF for a negative fd, or ENOMEM */
+    if (!s)
+        return -1;
+    if ((dir ? s->write_ready : s->read_ready) != 1) {
+        if ((dir ? park_writer(fd) : park_reader(fd)) < 0)
+            return -1;
+        s = &coro__rt->fds[fd]; /* the table may have grown meanwhile */
+    }
+    if (dir)
+        s->write_ready = 0;
+    else
+        s->read_ready = s->read_final;
+    return 0;
 }
 
 int coro_wait_readable(int fd)
 {
     return fd_wait(fd, DIR_READ);
+}
+
+int coro_wait_writable(int fd)
+{
+    return fd_wait(fd, DIR_WRITE);
 }
 
 int coro__wait_read_ready(int fd)
@@ -176,34 +222,16 @@ int coro__wait_read_ready(int fd)
         return -1;
     if (s->read_ready == 1)
         return 0;
-    if (fd_wait(fd, DIR_READ) < 0)
-        return -1;
-    coro__rt->fds[fd].read_ready = 1;
-    return 0;
+    return park_reader(fd);
 }
 
-int coro_wait_writable(int fd)
+/* coro_read after a read that returned r <= 0: the ready flag follows what
+ * r says, and EAGAIN (after a wait) or EINTR reads again. */
+static __attribute__((noinline)) int64_t read_again(int fd, void *buf, int64_t n, ssize_t r)
 {
-    return fd_wait(fd, DIR_WRITE);
-}
-
-int64_t coro_read(int fd, void *buf, int64_t n)
-{
-    coro_runtime_t *rt = coro__rt;
-    if (n <= 0)
-        return 0;
     for (;;) {
-        coro_fd_t *s = coro__fd_get(fd);
-        if (!s)
-            return -1;
-        if (!s->read_ready && fd_wait(fd, DIR_READ) < 0)
-            return -1;
-        ssize_t r = read(fd, buf, (size_t)n);
-        s = &rt->fds[fd];
+        coro_fd_t *s = &coro__rt->fds[fd];
         if (r > 0) {
-            /* A short read drained the socket: the next read waits for an
-             * event first. A full read may have left more behind. After a
-             * hang-up there is no next event: EOF is what is left. */
             s->read_ready = r == n || s->read_final;
             return r;
         }
@@ -211,15 +239,37 @@ int64_t coro_read(int fd, void *buf, int64_t n)
             s->read_ready = 1; /* EOF stays readable; no edge will come again */
             return 0;
         }
-        if (errno == EINTR)
-            continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             s->read_ready = 0;
-            continue;
+            if (park_reader(fd) < 0)
+                return -1;
+        } else if (errno != EINTR) {
+            s->read_ready = 1;
+            return -1;
         }
-        s->read_ready = 1;
-        return -1;
+        r = read(fd, buf, (size_t)n);
     }
+}
+
+int64_t coro_read(int fd, void *buf, int64_t n)
+{
+    if (n <= 0)
+        return 0;
+    coro_fd_t *s = coro__fd_get(fd);
+    if (!s)
+        return -1;
+    if (!s->read_ready && park_reader(fd) < 0)
+        return -1;
+    ssize_t r = read(fd, buf, (size_t)n);
+    if (CORO_LIKELY(r > 0)) {
+        /* A short read drained the socket: the next read waits for an
+         * event first. A full read may have left more behind. After a
+         * hang-up there is no next event: EOF is what is left. */
+        s = &coro__rt->fds[fd];
+        s->read_ready = r == n || s->read_final;
+        return r;
+    }
+    return read_again(fd, buf, n, r);
 }
 
 /* write(2) without SIGPIPE: send(MSG_NOSIGNAL) on sockets, write elsewhere. */
@@ -231,30 +281,40 @@ static ssize_t write_nosignal(int fd, const void *buf, size_t n)
     return r;
 }
 
-int64_t coro_write_all(int fd, const void *buf, int64_t n)
+/* coro_write_all after a first write that did not take the whole buffer:
+ * w is what it returned, left what was asked of it. */
+static __attribute__((noinline)) int64_t write_rest(int fd, const char *p, int64_t n,
+                                                    int64_t left, ssize_t w)
 {
-    const char *p = buf;
-    int64_t left = n;
-    while (left > 0) {
-        ssize_t w = write_nosignal(fd, p, (size_t)left);
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !coro__fd_get(fd))
-            return -1;
+    for (;;) {
         if (w >= 0) {
             p += w;
             left -= w;
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            coro__rt->fds[fd].write_ready = 0; /* any later event is news */
-            if (fd_wait(fd, DIR_WRITE) < 0)
+            if (left <= 0)
+                return n;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!coro__fd_get(fd))
                 return -1;
-            continue;
+            coro__rt->fds[fd].write_ready = 0; /* any later event is news */
+            if (coro_wait_writable(fd) < 0)
+                return -1;
+        } else if (errno != EINTR) {
+            return -1;
         }
-        return -1;
+        w = write_nosignal(fd, p, (size_t)left);
     }
-    return n;
+}
+
+int64_t coro_write_all(int fd, const void *buf, int64_t n)
+{
+    if (n <= 0)
+        return n;
+    /* Most writes go out whole in one call. The loop for the others is
+     * apart, so that this path saves and restores next to no registers. */
+    ssize_t w = write_nosignal(fd, buf, (size_t)n);
+    if (CORO_LIKELY(w == n))
+        return n;
+    return write_rest(fd, buf, n, n, w);
 }
 
 int coro_close(int fd)

@@ -137,7 +137,7 @@ typedef struct coro_runtime {
     void *backend_state;
 
     bool stop_requested;
-    bool on_valgrind;            /* running under valgrind (coroutine.c marks restored slices) */
+    bool on_memcheck;            /* running under valgrind's memcheck (coroutine.c marks restored slices) */
 #ifdef CORO_SLOWDOWN_LOOPS
     int64_t slowdown_loops;      /* injected cost per resume (coroutine.c) */
 #endif

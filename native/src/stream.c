@@ -75,9 +75,23 @@ int coro_stream_fd(const coro_stream_t *s)
     return s->fd;
 }
 
+/* The TLS calls stay out of line. Inlined (LTO does that), their frames
+ * and retry loops make every plain read and write save and restore
+ * registers that only the TLS path needs. */
+static __attribute__((noinline)) int64_t tls_read(coro_stream_t *s, void *buf, int64_t n)
+{
+    return coro__tls_read(s->tls, buf, n);
+}
+
+static __attribute__((noinline)) int64_t tls_write_all(coro_stream_t *s, const void *buf,
+                                                       int64_t n)
+{
+    return coro__tls_write_all(s->tls, buf, n);
+}
+
 static int64_t raw_read(coro_stream_t *s, void *buf, int64_t n)
 {
-    return s->tls ? coro__tls_read(s->tls, buf, n) : coro_read(s->fd, buf, n);
+    return s->tls ? tls_read(s, buf, n) : coro_read(s->fd, buf, n);
 }
 
 /* Buffers of MIN_BUF bytes come from and go back to the runtime's pool. */
@@ -145,8 +159,9 @@ static int make_room(coro_stream_t *s)
  * (or not yet seen by the backend), i.e. reading now would only wait: then
  * the buffer goes back first, so an idle connection pins none. TLS streams
  * keep theirs (OpenSSL buffers on its own; the saving would be small next to
- * it). */
-static bool release_if_drained(coro_stream_t *s)
+ * it). Inlined: it runs before every wait of a busy connection, and as a
+ * call it saved and restored registers that the reader already holds. */
+static inline __attribute__((always_inline)) bool release_if_drained(coro_stream_t *s)
 {
     s->start = s->end = s->scanned = 0;
     if (s->tls)
@@ -241,7 +256,7 @@ int64_t coro_stream_read_exact(coro_stream_t *s, void *buf, int64_t n)
 
 int64_t coro_stream_write_all(coro_stream_t *s, const void *buf, int64_t n)
 {
-    return s->tls ? coro__tls_write_all(s->tls, buf, n) : coro_write_all(s->fd, buf, n);
+    return s->tls ? tls_write_all(s, buf, n) : coro_write_all(s->fd, buf, n);
 }
 
 int coro_stream_shutdown(coro_stream_t *s)
