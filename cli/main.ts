@@ -13,6 +13,14 @@ import { switchCommand } from './commands/switch.js';
 import { errorMessage, RunFailedError, UsageError } from './errors.js';
 import { killAllChildren } from './workload/process.js';
 
+// A reader that goes away (`coro-bench ... | head`) must not crash the
+// command with a stack trace: later output is dropped and the command
+// carries on (its --export file is still written).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 const program = new Command('coro-bench')
   .description('benchmarks for a stack-copying coroutine runtime (a coro++ re-creation)')
   .version('0.1.0')

@@ -1,12 +1,13 @@
 // End-to-end: the built CLI on tiny workloads, with ephemeral ports, checking
 // numbers that cannot flake and that nothing is left running.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseBlockLine, parseRusageLine } from '../cli/rusage/parse.js';
-import { cliMissing, echoMissing, libraryMissing, processesWithMarker, runCli, type CliRun } from './helpers.js';
+import { CLI, cliMissing, echoMissing, libraryMissing, processesWithMarker, runCli, type CliRun } from './helpers.js';
 
 const noCli = cliMissing();
 if (noCli) t.fail(noCli);
@@ -185,9 +186,20 @@ t.test('bad input: one error line, exit 2', async (t) => {
 });
 
 t.test('--help on every command has examples', async (t) => {
-  for (const c of ['echo', 'switch', 'info', 'run', 'report']) {
+  for (const c of ['echo', 'switch', 'info', 'run', 'report', 'check', 'compare', 'soak']) {
     const r = await runCli([c, '--help']);
     t.equal(r.code, 0, `${c} --help exits 0`);
-    t.match(r.stdout, /Examples:\n\s+coro-bench /, `${c} --help shows examples`);
+    t.match(r.stdout, /Examples:\n[\s\S]*^\s+coro-bench /m, `${c} --help shows examples`);
   }
+});
+
+t.test('a reader that closes the pipe early (| head -1): no stack trace, exit 0', async (t) => {
+  const child = spawn(process.execPath, [CLI, 'compare', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Take the first chunk, then go away like head does.
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(code, 0, `exit 0 (stderr: ${stderr.trim()})`);
+  t.notMatch(stderr, /EPIPE|at .*\.js:\d+/, 'no error or stack trace on stderr');
 });
