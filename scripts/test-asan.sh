@@ -53,20 +53,8 @@ fi
 export ASAN_OPTIONS="detect_leaks=$leaks:halt_on_error=1:check_initialization_order=1:detect_stack_use_after_return=0${ASAN_EXTRA_OPTIONS:+:$ASAN_EXTRA_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-if [ $# -gt 0 ]; then
-    TESTS=()
-    for t in "$@"; do TESTS+=("$BUILD/tests/$t"); done
-else
-    TESTS=()
-    for t in "$BUILD"/tests/*; do
-        [ -f "$t" ] && [ -x "$t" ] && TESTS+=("$t")
-    done
-fi
-if [ ${#TESTS[@]} -eq 0 ]; then
-    echo "test-asan: no test programs in $BUILD/tests/" >&2
-    echo "asan: 0 passed, 1 failed"
-    exit 1
-fi
+. scripts/lib/native-tests.sh  # (the script has cd to the repository root)
+collect_native_tests asan "$BUILD" "$@"
 
 mkdir -p "$LOGDIR"
 passed=0 failed=0 failed_names=()

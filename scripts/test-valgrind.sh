@@ -84,20 +84,8 @@ report() { # name rc seconds log
 elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
 # --- the native tests ----------------------------------------------------
-if [ $# -gt 0 ]; then
-    TESTS=()
-    for t in "$@"; do TESTS+=("$BUILD/tests/$t"); done
-else
-    TESTS=()
-    for t in "$BUILD"/tests/*; do
-        [ -f "$t" ] && [ -x "$t" ] && TESTS+=("$t")
-    done
-fi
-if [ ${#TESTS[@]} -eq 0 ]; then
-    echo "test-valgrind: no test programs in $BUILD/tests/" >&2
-    echo "valgrind: 0 passed, 1 failed"
-    exit 1
-fi
+. scripts/lib/native-tests.sh  # (the script has cd to the repository root)
+collect_native_tests valgrind "$BUILD" "$@"
 
 for t in "${TESTS[@]}"; do
     name=$(basename "$t")
