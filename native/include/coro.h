@@ -215,7 +215,10 @@ CORO_API int64_t coro_read(int fd, void *buf, int64_t n);
 /* Writes all n bytes (waiting while the socket is full). Returns n, or -1
  * with errno (EPIPE/ECONNRESET for a gone peer; SIGPIPE is never raised). */
 CORO_API int64_t coro_write_all(int fd, const void *buf, int64_t n);
-/* Closes fd and wakes any coroutine waiting on it with EBADF. */
+/* Closes fd and wakes any coroutine waiting on it with EBADF. An fd the
+ * runtime has waited on must be closed with this, not close(2): the runtime
+ * and its backend remember the fd (epoll's registration, select's and
+ * poll's interest sets), and a reused fd number would inherit that state. */
 CORO_API int coro_close(int fd);
 /* Makes fd non-blocking and close-on-exec. */
 CORO_API int coro_fd_setup(int fd);

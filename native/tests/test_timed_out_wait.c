@@ -1,0 +1,81 @@
+/* test_timed_out_wait, on every backend: a read wait whose deadline passed
+ * does not disturb a writer waiting on the same fd (the level-triggered
+ * backends keep one interest set per fd): the writer still wakes when the
+ * fd becomes writable, and the reader's wait ends with ETIMEDOUT on time. */
+#include "coro.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static int fds[2];
+static int wait_rc, wait_errno;
+
+/* A socket whose send buffer is full: a writer must wait. */
+static void fill(int fd)
+{
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    while (send(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+        ;
+}
+
+static int writer_rc = -2;
+
+static void blocked_writer(void *arg)
+{
+    (void)arg;
+    writer_rc = coro_wait_writable(fds[0]);
+}
+
+static void drainer(void *arg)
+{
+    (void)arg;
+    coro_sleep_ms(40); /* after the reader below has timed out */
+    char buf[4096];
+    while (read(fds[1], buf, sizeof buf) > 0)
+        ;
+}
+
+static void short_reader(void *arg)
+{
+    (void)arg;
+    CHECK(coro_deadline_push(10) == 0, "deadline_push");
+    errno = 0;
+    wait_rc = coro_wait_readable(fds[0]);
+    wait_errno = errno;
+    coro_deadline_pop();
+}
+
+static void run_backend(const char *b)
+{
+    CHECK(coro_runtime_init(0, b) == 0, "init %s", b);
+
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0, "socketpair");
+    fill(fds[0]);
+    writer_rc = -2;
+    coro_spawn(blocked_writer, NULL);
+    coro_spawn(short_reader, NULL);
+    coro_spawn(drainer, NULL);
+    CHECK(coro_run() == 0, "%s: run", b);
+    CHECK(wait_rc == -1 && wait_errno == ETIMEDOUT, "%s: reader rc %d errno %d", b, wait_rc, wait_errno);
+    CHECK(writer_rc == 0, "%s: writer woke with %d", b, writer_rc);
+    OK("%s: a timed-out read wait leaves the writer on the same fd waiting\n", b);
+    coro_close(fds[0]);
+    coro_close(fds[1]);
+
+    CHECK(coro_runtime_destroy() == 0, "destroy");
+}
+
+int main(void)
+{
+    char names[64];
+    snprintf(names, sizeof names, "%s", coro_backends());
+    for (char *b = strtok(names, ","); b; b = strtok(NULL, ","))
+        run_backend(b);
+    return check_finish("test_timed_out_wait");
+}
