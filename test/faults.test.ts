@@ -433,5 +433,27 @@ t.test('TLS: a client that stalls in the handshake is cut off after 10 s', { ski
   await assertServed(t, srv.port, 'after the stalled handshakes (TLS)', 4, 20, 64, ['-t']);
 });
 
+t.test('TLS: failed handshakes are logged at most 10 lines a second', { skip: noEcho }, async (t) => {
+  const srv = await startServer(t, ['-t']);
+  const socks = new Sockets(t);
+  // Plain text where a ClientHello belongs: each fails its handshake at once.
+  const garbage = async (): Promise<void> => {
+    const s = await socks.connect(srv.port);
+    const out = collect(s, 5_000);
+    s.write('not a TLS record\r\n');
+    await out;
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: 30 }, garbage));
+  const lines = (): string[] => srv.proc.stderrTail.get().filter((l) => l.startsWith('coro tls: '));
+  const burstMs = Date.now() - started;
+  if (burstMs < 900) t.ok(lines().length <= 10, `${lines().length} lines for 30 failures within ${burstMs} ms`);
+  await sleep(1_100);
+  await garbage();
+  await waitFor(() => lines().some((l) => /more error lines were held back/.test(l)), 2_000);
+  t.match(lines().join('\n'), /coro tls: \d+ more error lines were held back \(at most 10 a second\)/, 'the held-back count is reported');
+  await assertServed(t, srv.port, 'after the failed handshakes (TLS)', 4, 20, 64, ['-t']);
+});
+
 // Nothing to test is a failure, not a silent pass.
 if (noEcho) t.fail(`${noEcho}; build with \`make -C native\` (${paths.echoServer})`);
