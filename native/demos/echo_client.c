@@ -510,15 +510,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_client: cannot start: %s\n", strerror(errno));
         return 1;
     }
-    int64_t left = coro_run();
-    if (left != 0)
-        fprintf(stderr, "echo_client: event loop ended with %lld coroutines stuck\n",
-                (long long)left);
-    if (cl.fatal_errno) {
-        fprintf(stderr, "echo_client: cannot connect to %s:%d: %s\n", cl.host, cl.port,
-                strerror(cl.fatal_errno));
+    int64_t stuck = demo_client_run("echo_client", cl.host, cl.port, &cl.fatal_errno);
+    if (stuck < 0)
         return 2;
-    }
 
     coro_rusage_now(&ended);
     coro_rusage_diff(&started, &ended, &used);
@@ -537,5 +531,5 @@ int main(int argc, char **argv)
         coro_tls_ctx_free(cl.tls_ctx);
     free(cl.server_bench);
     free(cl.conns);
-    return (cl.mismatches || cl.errors || left != 0 || !cl.server_bench) ? 1 : 0;
+    return (cl.mismatches || cl.errors || stuck != 0 || !cl.server_bench) ? 1 : 0;
 }

@@ -476,15 +476,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "smtp_client: cannot start: %s\n", strerror(errno));
         return 1;
     }
-    int64_t left = coro_run();
-    if (left != 0)
-        fprintf(stderr, "smtp_client: event loop ended with %lld coroutines stuck\n",
-                (long long)left);
-    if (cl.fatal_errno) {
-        fprintf(stderr, "smtp_client: cannot connect to %s:%d: %s\n", cl.host, cl.port,
-                strerror(cl.fatal_errno));
+    int64_t stuck = demo_client_run("smtp_client", cl.host, cl.port, &cl.fatal_errno);
+    if (stuck < 0)
         return 2;
-    }
 
     coro_rusage_now(&ended);
     coro_rusage_diff(&started, &ended, &used);
@@ -504,5 +498,5 @@ int main(int argc, char **argv)
     free(cl.server_bench);
     free(cl.conns);
     smtp_body_free(&cl.body);
-    return (cl.errors || cl.messages != want || left != 0 || !cl.server_bench) ? 1 : 0;
+    return (cl.errors || cl.messages != want || stuck != 0 || !cl.server_bench) ? 1 : 0;
 }

@@ -80,3 +80,15 @@ int demo_runtime_init(const char *prog, const char *backend)
             strerror(errno));
     return -1;
 }
+
+int64_t demo_client_run(const char *prog, const char *host, int port, const int *fatal_errno)
+{
+    int64_t stuck = coro_run();
+    if (stuck != 0)
+        fprintf(stderr, "%s: event loop ended with %lld coroutines stuck\n", prog, (long long)stuck);
+    if (*fatal_errno) {
+        fprintf(stderr, "%s: cannot connect to %s:%d: %s\n", prog, host, port, strerror(*fatal_errno));
+        return -1;
+    }
+    return stuck;
+}

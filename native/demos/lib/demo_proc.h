@@ -38,4 +38,12 @@ void demo_client_setup(const char *prog, int64_t nconns);
  * "PROG: cannot start the BACKEND backend: reason". */
 int demo_runtime_init(const char *prog, const char *backend);
 
+/* Runs a load generator's event loop to its end (coro_run) and returns the
+ * number of coroutines left stuck, after saying so on stderr when there are
+ * any ("PROG: event loop ended with N coroutines stuck"; the run still
+ * reports). Returns -1 when *fatal_errno was set, i.e. the server could not
+ * be reached at all, after saying "PROG: cannot connect to HOST:PORT:
+ * reason" (the client then exits 2). */
+int64_t demo_client_run(const char *prog, const char *host, int port, const int *fatal_errno);
+
 #endif
