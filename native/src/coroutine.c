@@ -22,9 +22,12 @@
 
 /* AddressSanitizer cooperation. The stack copy must not trip over the
  * redzones ASan poisons inside stack frames (the slice is copied as raw
- * bytes, so its poison state is cleared on both sides), and every switch
- * must tell ASan which stack it is on (the fiber hooks), or ASan reports the
- * shared stack as a buffer overflow of the thread's stack. */
+ * bytes, with its poison cleared first), and every switch must tell ASan
+ * which stack it is on (the fiber hooks), or ASan reports the shared stack
+ * as a buffer overflow of the thread's stack. The slice's shadow (its
+ * redzones) is saved with it, after the bytes in the save buffer, and put
+ * back after a restore: an overflow of a local after a resume is caught as
+ * it would be without the copy. */
 #if defined(__SANITIZE_ADDRESS__)
 #define CORO_ASAN 1
 #elif defined(__has_feature)
@@ -39,8 +42,28 @@
 static const void *asan_sched_bottom;
 static size_t asan_sched_size;
 #define ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+/* One shadow byte per 2^scale bytes; slices are 16-byte aligned at both ends. */
+static size_t asan_shadow_scale = 3, asan_shadow_offset;
+#define ASAN_SHADOW_BYTES(n) ((n) >> asan_shadow_scale)
+
+static uint8_t *asan_shadow_of(const void *p)
+{
+    if (!asan_shadow_offset)
+        __asan_get_shadow_mapping(&asan_shadow_scale, &asan_shadow_offset);
+    return (uint8_t *)(((uintptr_t)p >> asan_shadow_scale) + asan_shadow_offset);
+}
+
+/* Byte copy of shadow memory: not instrumented, since the shadow of the
+ * shadow is not mapped (and memcpy would be checked). */
+__attribute__((no_sanitize_address)) static void asan_copy_shadow(uint8_t *dst, const uint8_t *src,
+                                                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
 #else
 #define ASAN_UNPOISON(p, n) ((void)0)
+#define ASAN_SHADOW_BYTES(n) 0
 #endif
 
 /* Valgrind (memcheck) cooperation. Memcheck marks the shared stack below a
@@ -96,7 +119,7 @@ static inline int save_slice(coro_runtime_t *rt, struct coro *c)
         int64_t cap = c->save_cap * 2;
         if (cap < len)
             cap = (len + SAVE_ALIGN - 1) & ~(int64_t)(SAVE_ALIGN - 1);
-        char *buf = malloc((size_t)cap);
+        char *buf = malloc((size_t)(cap + ASAN_SHADOW_BYTES(cap)));
         if (!buf)
             return -1;
         free(c->save_buf);
@@ -104,6 +127,10 @@ static inline int save_slice(coro_runtime_t *rt, struct coro *c)
         c->save_buf = buf;
         c->save_cap = cap;
     }
+#ifdef CORO_ASAN
+    asan_copy_shadow((uint8_t *)c->save_buf + c->save_cap, asan_shadow_of(sp),
+                     ASAN_SHADOW_BYTES((size_t)len));
+#endif
     ASAN_UNPOISON(sp, (size_t)len);
     memcpy(c->save_buf, sp, (size_t)len);
     c->save_len = len;
@@ -132,6 +159,10 @@ static inline void restore_slice(coro_runtime_t *rt, struct coro *c)
     }
 #endif
     memcpy(rt->stack_top - len, c->save_buf, (size_t)len);
+#ifdef CORO_ASAN
+    asan_copy_shadow(asan_shadow_of(rt->stack_top - len), (const uint8_t *)c->save_buf + c->save_cap,
+                     ASAN_SHADOW_BYTES((size_t)len));
+#endif
     rt->stats.bytes_restored += len;
 }
 
