@@ -11,7 +11,7 @@
 #               both sides share compiler, libc and CPU (GitHub pull requests)
 #   OUT         folder for the JSON reports (default results/, git-ignored)
 #
-# Installs valgrind and strace with apt-get when they are missing and it can.
+# Installs valgrind and strace when missing (scripts/install-measure-tools.sh).
 # Exit status: that of `coro-bench check` (0 ok, 1 regression, 2 could not run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,19 +21,7 @@ mkdir -p "$OUT"
 CLI=(node dist/cli/main.js)
 [[ -x dist/cli/main.js ]] || { echo "error: dist/cli/main.js not built (npm ci or npm run build)" >&2; exit 2; }
 
-missing=()
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v strace >/dev/null || missing+=(strace)
-if ((${#missing[@]})); then
-  sudo=()
-  [[ $(id -u) == 0 ]] || sudo=(sudo -n)
-  if command -v apt-get >/dev/null && { [[ $(id -u) == 0 ]] || sudo -n true 2>/dev/null; }; then
-    echo "ci-gate: installing ${missing[*]}" >&2
-    "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
-  else
-    echo "ci-gate: warning: ${missing[*]} missing and cannot be installed here; those metrics are skipped" >&2
-  fi
-fi
+bash scripts/install-measure-tools.sh
 
 start=$(date +%s)
 if [[ -n ${BASE_BUILD:-} ]]; then

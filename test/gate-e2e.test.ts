@@ -3,11 +3,12 @@
 // halved: fails, exit 1); bad baselines exit 2 with one error line. Only the
 // noise-free metrics are compared (counts that cannot flake); the timed ones
 // are recorded, to check that plumbing.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { paths } from '../cli/paths.js';
+import { paths, ROOT } from '../cli/paths.js';
 import { findOnPath } from '../cli/workload/tools.js';
 import { cliMissing, echoMissing, processesWithMarker, runCli, type CliRun } from './helpers.js';
 
@@ -80,6 +81,39 @@ t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, as
   t.equal(readFileSync(doctored, 'utf8'), before, 'the baseline file is untouched');
   t.match(upd.stdout, /REGRESSION/);
   noLeftovers(t, fail);
+});
+
+// The gate against the injected-slowdown knob: one build with the knob
+// compiled in, checked against the default build's baseline at 0 loops (a
+// different build, but no slower: passes) and at 40 loops per resume (the
+// instruction counts regress: exit 1). Needs valgrind for the counts.
+const noValgrind = findOnPath('valgrind') ? undefined : 'valgrind not installed (the instruction counts need it)';
+t.test('check: an injected slowdown fails the gate, the same binary without it passes', { skip: missing ?? noValgrind }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coro-gate-slow-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const build = join(dir, 'build-slow');
+  const targets = ['libcoro.so', 'echo_server', 'echo_client', 'peers/epoll_echo', 'bench/switch_count'].map((x) => join(build, x));
+  const make = spawnSync('make', ['-C', join(ROOT, 'native'), `BUILD=${build}`, 'CORO_SLOWDOWN_LOOPS=0', `-j${Math.max(2, availableParallelism())}`, ...targets], { encoding: 'utf8' });
+  t.equal(make.status, 0, `make the knob build: ${make.stderr.split('\n').slice(-5).join('\n')}`);
+  const profile = join(dir, 'tiny.json');
+  writeFileSync(profile, JSON.stringify({ ...TINY, workloads: TINY.workloads.filter((w) => w.kind !== 'idle') }));
+  const base = join(dir, 'baseline.json');
+  const timeoutMs = 240_000;
+  const rec = await runCli(['check', '--profile', profile, '--baseline', base, '--update-baseline'], { timeoutMs });
+  t.equal(rec.code, 0, rec.stderr);
+
+  const quiet = await runCli(['check', '--profile', profile, '--baseline', base, '--build', build, '--json'], { timeoutMs, env: { CORO_SLOWDOWN_LOOPS: '0' } });
+  t.equal(quiet.code, 0, `0 loops: passes (${quiet.stderr.trim().split('\n').pop()})`);
+  const slow = await runCli(['check', '--profile', profile, '--baseline', base, '--build', build, '--json'], { timeoutMs, env: { CORO_SLOWDOWN_LOOPS: '40' } });
+  t.equal(slow.code, 1, `40 loops: fails (${slow.stderr.trim().split('\n').pop()})`);
+  const doc = JSON.parse(slow.stdout);
+  t.match(doc.environment.build_flags, /-DCORO_SLOWDOWN_LOOPS=0 \(40 slowdown loops at run time\)/, 'the report names the level in force');
+  for (const id of ['instructions_per_switch/0B', 'instructions_per_txn/coro/epoll']) {
+    const row = doc.rows.find((r: { id: string }) => r.id === id);
+    t.equal(row?.status, 'regression', `${id}: ${row ? `cost x${row.decision.cost.toFixed(2)}` : 'missing'}`);
+  }
+  t.equal(doc.rows.find((r: { id: string }) => r.id === 'bytes_copied_per_switch/0B')?.status, 'ok', 'bytes copied: unchanged');
+  noLeftovers(t, slow);
 });
 
 t.test('check: bad input exits 2 with one error line', async (t) => {
