@@ -102,7 +102,8 @@ T_IDS=(switch_vs_bound/0B txn_per_s_vs_epoll/coro/epoll)
 # at thousands of loops per resume, for the echo levels, takes minutes).
 for kind in switch echo; do
   node -e 'const [src, kind] = process.argv.slice(1); const p = JSON.parse(require("fs").readFileSync(src));
-    console.log(JSON.stringify({ ...p, description: `${p.description} (${kind} workload only)`, workloads: p.workloads.filter((w) => w.kind === kind) }))' \
+    const gate = Object.fromEntries(Object.entries(p.gate).filter(([k]) => k.includes(kind)));
+    console.log(JSON.stringify({ ...p, description: `${p.description} (${kind} workload only)`, workloads: p.workloads.filter((w) => w.kind === kind), gate }))' \
     bench-profiles/gate.json "$kind" >"$WORK/gate-$kind.json"
 done
 profile_for() { # METRIC_ID -> the single-kind profile that measures it
