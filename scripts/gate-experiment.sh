@@ -91,10 +91,12 @@ check() { # LOOPS OUTFILE ARGS...: runs check --json into OUTFILE with CORO_SLOW
   shift 2
   local rc=0
   CORO_SLOWDOWN_LOOPS=$loops timeout 900 "${CLI[@]}" check --json "$@" >"$out" 2>>"$WORK/check.stderr" || rc=$?
-  if [[ $rc != 0 && $rc != 1 ]]; then
-    # Not a verdict: a bad setup or a run that could not complete. Stop the
-    # whole experiment ($$ even from the $(...) subshells) rather than count it.
-    echo "error: check $* exited $rc: $(tail -n 1 "$WORK/check.stderr")" >&2
+  if [[ ! -s $out ]]; then
+    # No check document at all: bad input or setup, which every later check
+    # would repeat. Stop the whole experiment ($$, also from the $(...)
+    # subshells). (A run that failed under load still writes its document,
+    # exit 2, and counts as undecided.)
+    echo "error: check $* exited $rc without a result: $(tail -n 1 "$WORK/check.stderr")" >&2
     kill -TERM $$
     exit 2
   fi
