@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 static coro_t *waiter;
 static intptr_t got;
@@ -30,10 +31,7 @@ static void waker_fn(void *arg)
 
 int main(void)
 {
-    const char *list = coro_backends();
-    char names[64];
-    snprintf(names, sizeof names, "%s", list);
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         CHECK(coro_runtime_init(0, b) == 0, "init %s", b);
         norder = 0;
         waiter = coro_spawn(waiter_fn, NULL);

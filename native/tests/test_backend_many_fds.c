@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 #define MAX_PAIRS 600
 #define ROUNDS 2
@@ -143,9 +144,7 @@ int main(void)
     CHECK(pairs >= 500, "RLIMIT_NOFILE %llu allows only %d pairs", (unsigned long long)rl.rlim_cur,
           pairs);
 
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         /* select: keep every fd below FD_SETSIZE (test_select_limit checks
          * the refusal above it). 3 stdio fds + 2 per pair + slack. */
         int n = strcmp(b, "select") == 0 ? (FD_SETSIZE - 32) / 2 : pairs;

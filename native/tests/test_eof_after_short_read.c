@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 /* Far longer than a local EOF takes; a hang shows up as ETIMEDOUT. */
 #define DEADLINE_MS 2000
@@ -121,9 +122,7 @@ static void tcp_case(void)
 
 int main(void)
 {
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         backend = b;
         CHECK(coro_runtime_init(0, b) == 0, "init %s", b);
         for (int stream = 0; stream <= 1; stream++) {

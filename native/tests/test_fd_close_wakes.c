@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 #define MS 1000000LL
 #define CLOSE_AFTER_MS 20
@@ -207,9 +208,7 @@ static void run_backend(const char *b)
 
 int main(void)
 {
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ","))
+    FOR_EACH_BACKEND(b)
         run_backend(b);
     return check_finish("test_fd_close_wakes");
 }

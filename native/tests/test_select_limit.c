@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 #define HIGH_FD 1500
 
@@ -132,9 +133,7 @@ int main(void)
     CHECK(low_ok, "a low fd still works");
     OK("select: the process carries on and an fd below the limit still works\n");
 
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         if (strcmp(b, "select") == 0)
             continue;
         CHECK(coro_runtime_init(0, b) == 0, "init %s", b);

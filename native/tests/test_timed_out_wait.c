@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 static int fds[2];
 static int wait_rc, wait_errno;
@@ -73,9 +74,7 @@ static void run_backend(const char *b)
 
 int main(void)
 {
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ","))
+    FOR_EACH_BACKEND(b)
         run_backend(b);
     return check_finish("test_timed_out_wait");
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 #define LINES 1000
 #define PIPELINED 200
@@ -328,9 +329,7 @@ int main(void)
         T.big[i] = (char)('a' + (i * 7) % 26);
     T.big[BIG_BYTES - 1] = '\n';
 
-    char names[128];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         T.backend = b;
         if (coro_runtime_init(0, b) < 0) {
             CHECK(0, "init %s: errno %d", b, errno);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "each_backend.h"
 
 #define MS 1000000LL
 
@@ -312,9 +313,7 @@ int main(void)
            "and no permit is lost\n");
     CHECK(coro_runtime_destroy() == 0, "destroy runtime");
 
-    char names[64];
-    snprintf(names, sizeof names, "%s", coro_backends());
-    for (char *b = strtok(names, ","); b; b = strtok(NULL, ",")) {
+    FOR_EACH_BACKEND(b) {
         CHECK(coro_runtime_init(0, b) == 0, "init %s", b);
         CHECK(pipe(pipefd) == 0, "pipe");
         coro_fd_setup(pipefd[0]);
