@@ -50,7 +50,9 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
  * decide it.
  */
 export function judgeSoak(spec: Omit<SoakSpec, 'backends' | 'port' | 'fileLimit'>, backend: string, f: SoakFigures): SoakResult {
-  const post: SoakPoint[] = f.samples.filter((p) => p.t_s >= spec.warmupS);
+  // The counts are reported as counted; the rest is judged or reshaped below.
+  const { mix, peak_client_open: _peakClient, abuses, server_exit_code: _exitCode, samples, ...counts } = f;
+  const post: SoakPoint[] = samples.filter((p) => p.t_s >= spec.warmupS);
   const span = Math.max(0, spec.durationS - spec.warmupS);
   const win = Math.max(10, span / 10);
   const first = post.filter((p) => p.t_s <= spec.warmupS + win).map((p) => p.rss_kib);
@@ -58,7 +60,7 @@ export function judgeSoak(spec: Omit<SoakSpec, 'backends' | 'port' | 'fileLimit'
   const rssWarm = first.length ? median(first) : 0;
   const rssEnd = last.length ? median(last) : 0;
   const growth = rssEnd - rssWarm;
-  const peakConns = Math.max(0, ...f.samples.map((p) => p.fds - f.fds_before));
+  const peakConns = Math.max(0, ...samples.map((p) => p.fds - f.fds_before));
   const fdsMax = Math.max(0, ...post.map((p) => p.fds));
   const fdBound = f.fds_before + Math.ceil(spec.conns * 1.1) + 64;
 
@@ -103,18 +105,10 @@ export function judgeSoak(spec: Omit<SoakSpec, 'backends' | 'port' | 'fileLimit'
     warmup_s: spec.warmupS,
     runs: 1,
     failed_runs: checks.every((c) => c.ok) ? 0 : 1,
-    mix: { ...f.mix },
-    connections_opened: f.connections_opened,
+    mix: { ...mix },
+    ...counts,
     peak_server_connections: peakConns,
-    transactions: f.transactions,
-    mismatches: f.mismatches,
-    errors: f.errors,
-    error_examples: f.error_examples,
-    normal_runs: f.normal_runs,
-    normal_transactions: f.normal_transactions,
-    idle_pings: f.idle_pings,
-    slow_lines: f.slow_lines,
-    abuses: { ...f.abuses },
+    abuses: { ...abuses },
     rss_kib: summarize(post.map((p) => p.rss_kib)),
     fds: summarize(post.map((p) => p.fds)),
     rss_warm_kib: rssWarm,
@@ -122,14 +116,8 @@ export function judgeSoak(spec: Omit<SoakSpec, 'backends' | 'port' | 'fileLimit'
     rss_growth_kib: growth,
     rss_slack_kib: spec.rssSlackKib,
     rss_slope_kib_per_min: Math.round(slopePerMin(post.map((p) => ({ t: p.t_s, y: p.rss_kib }))) * 10) / 10,
-    fds_before: f.fds_before,
-    fds_after: f.fds_after,
-    rss_before_kib: f.rss_before_kib,
-    rss_after_kib: f.rss_after_kib,
-    server_cpu_s: f.server_cpu_s,
-    server_exit: f.server_exit,
     checks,
-    samples: f.samples,
+    samples,
   };
 }
 

@@ -201,8 +201,30 @@ export interface SoakCheck {
   detail: string;
 }
 
+/** What a soak run counts (cli/workload/soak.ts), reported as counted. */
+export interface SoakCounts {
+  connections_opened: number;
+  /** Verified echoes: Node-side lines plus echo_client transactions. */
+  transactions: number;
+  mismatches: number;
+  /** Unexpected failures (a connection that should have lived was refused or reset, an echo missing, echo_client failing). */
+  errors: number;
+  error_examples: string[];
+  normal_runs: number;
+  normal_transactions: number;
+  idle_pings: number;
+  slow_lines: number;
+  /** Server fds and RSS at rest before the load, and after it left. */
+  fds_before: number;
+  fds_after: number;
+  rss_before_kib: number;
+  rss_after_kib: number;
+  server_cpu_s: number;
+  server_exit: string;
+}
+
 /** `coro-bench soak` / a profile workload of kind "soak": one long mixed run. */
-export interface SoakResult {
+export interface SoakResult extends SoakCounts {
   type: 'soak';
   /** e.g. "coro/epoll soak". */
   name: string;
@@ -218,19 +240,8 @@ export interface SoakResult {
   failed_runs: number;
   /** How the connections were split: idle (silent ones among them), slow, abusive, normal. */
   mix: Record<string, number>;
-  connections_opened: number;
   /** Most connections open at the server at once (its fds minus those at rest). */
   peak_server_connections: number;
-  /** Verified echoes: Node-side lines plus echo_client transactions. */
-  transactions: number;
-  mismatches: number;
-  /** Unexpected failures (a connection that should have lived was refused or reset, an echo missing, echo_client failing). */
-  errors: number;
-  error_examples: string[];
-  normal_runs: number;
-  normal_transactions: number;
-  idle_pings: number;
-  slow_lines: number;
   /** Abusive actions done, by kind. */
   abuses: Record<string, number>;
   /** Server RSS and open fds over the 1 s samples after the warm-up. */
@@ -243,12 +254,6 @@ export interface SoakResult {
   rss_slack_kib: number;
   /** Least-squares slope of the RSS samples after the warm-up. */
   rss_slope_kib_per_min: number;
-  fds_before: number;
-  fds_after: number;
-  rss_before_kib: number;
-  rss_after_kib: number;
-  server_cpu_s: number;
-  server_exit: string;
   checks: SoakCheck[];
   samples: SoakPoint[];
 }

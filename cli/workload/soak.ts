@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { paths } from '../paths.js';
-import type { SoakPoint } from '../results/types.js';
+import type { SoakCounts, SoakPoint } from '../results/types.js';
 import { Proc } from './process.js';
 import { startServer, stopServer } from './echo.js';
 
@@ -68,28 +68,10 @@ export function soakMix(conns: number): SoakMix {
 export const ABUSES = ['reset_mid_line', 'vanish', 'long_line', 'half_close', 'stop_reading', 'binary_line', 'garbage', 'idle_leave'] as const;
 export type Abuse = (typeof ABUSES)[number];
 
-export interface SoakFigures {
+export interface SoakFigures extends SoakCounts {
   mix: SoakMix;
-  /** Server fds and RSS at rest before the load, and fds after it left. */
-  fds_before: number;
-  rss_before_kib: number;
-  fds_after: number;
-  rss_after_kib: number;
-  connections_opened: number;
   peak_client_open: number;
-  /** Verified echoes: lines and echo_client transactions. */
-  transactions: number;
-  mismatches: number;
-  /** Unexpected failures (a refused or reset connection that should have lived, a missing echo, echo_client failing). */
-  errors: number;
-  error_examples: string[];
-  normal_runs: number;
-  normal_transactions: number;
-  idle_pings: number;
-  slow_lines: number;
   abuses: Record<Abuse, number>;
-  server_cpu_s: number;
-  server_exit: string;
   server_exit_code: number | null;
   samples: SoakPoint[];
 }
