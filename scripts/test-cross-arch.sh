@@ -147,7 +147,7 @@ for arch in "${arches[@]}"; do
         command -v "qemu-$arch" >/dev/null || apt_install qemu-user
         runner=("qemu-$arch")
         "${runner[@]}" "$build/probe" || { echo "error: qemu-$arch cannot run the $arch probe program" >&2; exit 1; }
-        how="under $("qemu-$arch" --version | head -1 | sed 's/ version / /; s/ (.*//; s/^qemu-/qemu-/')"
+        how="under $("qemu-$arch" --version | head -1 | sed 's/ version / /; s/ (.*//')"
         echo "$arch: running the tests $how ($why)"
     else
         how=natively
