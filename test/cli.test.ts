@@ -148,6 +148,8 @@ t.test('info', { skip: noLib }, async (t) => {
   t.ok(info.backends.length > 0, 'at least one backend');
   t.match(info.coro_version, /^\d+\.\d+\.\d+$/);
   t.ok(info.default_stack_bytes > 0);
+  t.same(info.tested_architectures.map((a: { arch: string }) => a.arch), ['x86_64', 'i386', 'aarch64'], 'says where each arch is tested');
+  t.match(r.stdout, /^tested aarch64\s+under qemu-aarch64/m);
 });
 
 t.test('run readme (small overrides) and run --list', { skip: noEcho }, async (t) => {

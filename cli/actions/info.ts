@@ -6,6 +6,7 @@ import type { IO } from '../commands/io.js';
 import { NativeMissingError } from '../errors.js';
 import * as native from '../native/coro.js';
 import { paths, ROOT } from '../paths.js';
+import { type ArchTesting, archTesting } from '../results/cross-arch.js';
 import { hardFileLimit, softFileLimit } from '../workload/launch.js';
 
 export interface Info {
@@ -22,6 +23,7 @@ export interface Info {
   root: string;
   library: string;
   programs: Record<string, { path: string; present: boolean }>;
+  tested_architectures: ArchTesting[];
 }
 
 /** A field the library cannot answer (an older build without the symbol) shows why instead of failing info. */
@@ -60,6 +62,7 @@ export function collectInfo(): Info {
       epoll_echo: prog(paths.epollEcho),
       node_echo: prog(paths.nodeEcho),
     },
+    tested_architectures: archTesting(),
   };
 }
 
@@ -81,6 +84,7 @@ export async function infoAction(o: InfoOptions, io: IO): Promise<number> {
     ['node', info.node],
     ['library', info.library],
     ...Object.entries(info.programs).map(([k, v]): [string, string] => [k, `${v.path}${v.present ? '' : '  (missing)'}`]),
+    ...info.tested_architectures.map((a): [string, string] => [`tested ${a.arch}`, `${a.where}; last here: ${a.last_here}`]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   io.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
