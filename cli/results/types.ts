@@ -1,5 +1,5 @@
 // The results document: what `--json` prints and `--export x.json` saves, and
-// what `report` reads back. A stable contract (README "JSON output"): keep
+// what `report` reads back. A stable contract (docs/json.md): keep
 // names, add fields rather than rename.
 import type { Rusage } from '../rusage/parse.js';
 import type { Stat } from '../stats/summary.js';
