@@ -10,20 +10,24 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Markdown text without fenced code blocks and inline code spans (links there are not links). */
-function proseOf(text: string): string[] {
-  const lines: string[] = [];
+/** Each line of Markdown text, or null where it is a code fence or inside one. */
+function outsideFences(text: string): (string | null)[] {
   let fence: string | null = null;
-  for (const line of text.split('\n')) {
+  return text.split('\n').map((line) => {
     const m = /^\s*(```+|~~~+)/.exec(line);
     if (m) {
       if (fence === null) fence = m[1][0];
       else if (m[1][0] === fence) fence = null;
-      lines.push('');
-      continue;
+      return null;
     }
-    lines.push(fence === null ? line.replace(/`+[^`]*`+/g, '') : '');
-  }
+    return fence === null ? line : null;
+  });
+}
+
+/** Markdown text without fenced code blocks, inline code spans and HTML
+ * comments (links there are not links), line numbers kept. */
+function proseOf(text: string): string[] {
+  const lines = outsideFences(text).map((l) => (l === null ? '' : l.replace(/`+[^`]*`+/g, '')));
   // HTML comments hold notes for maintainers, not links.
   return lines.join('\n').replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, '')).split('\n');
 }
@@ -32,16 +36,8 @@ function proseOf(text: string): string[] {
 export function anchorsOf(text: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
-  let fence: string | null = null;
-  for (const line of text.split('\n')) {
-    const f = /^\s*(```+|~~~+)/.exec(line);
-    if (f) {
-      if (fence === null) fence = f[1][0];
-      else if (f[1][0] === fence) fence = null;
-      continue;
-    }
-    if (fence !== null) continue;
-    const h = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+  for (const line of outsideFences(text)) {
+    const h = line === null ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!h) continue;
     const base = h[1]
       .toLowerCase()

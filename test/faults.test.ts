@@ -30,6 +30,7 @@ import { paths } from '../cli/paths.js';
 import { installReaper, LineTail } from '../cli/workload/process.js';
 import {
   assertServed,
+  benchJson,
   collect,
   cpuMs,
   fdCount,
@@ -87,13 +88,10 @@ async function injectAndCheck(t: Test, srv: Server, baseFds: number, fault: Faul
   t.ok(growth <= RSS_SLACK_KIB, `no memory growth: RSS ${before.rssKib} -> ${after.rssKib} KiB over ${fault.reps} repetitions (at most +${RSS_SLACK_KIB})`);
 }
 
-/** Server's `!bench json` figures, asked on a fresh connection. */
-async function benchJson(port: number, socks: Sockets): Promise<{ read_block: number; write_block: number }> {
-  const s = await socks.connect(port);
-  const out = collect(s);
-  s.write('!bench json\r\n!quit\r\n');
-  const { data } = await out;
-  return JSON.parse(data.toString('latin1').split('\r\n')[0]);
+/** Server's `!bench json` block counts, asked on a fresh connection. */
+async function benchBlocks(port: number, socks: Sockets): Promise<{ read_block: number; write_block: number }> {
+  const b = await benchJson(port, socks);
+  return { read_block: b.read_block as number, write_block: b.write_block as number };
 }
 
 /** Lines "fault-<tag>-<i> <padding>\r\n" of `size` bytes each. */
@@ -223,14 +221,14 @@ const plainFaults: Fault[] = [
     name: 'a peer that stops reading while the server writes',
     reps: 2,
     run: async (t, srv, socks) => {
-      const before = await benchJson(srv.port, socks);
+      const before = await benchBlocks(srv.port, socks);
       const stuck = await socks.connect(srv.port);
       stuck.pause(); // never read: the echoes fill both socket buffers
       stuck.write(lines('stuck', 16 * 1024, 1024)); // 16 MiB
       let wb = before.write_block;
       for (let i = 0; i < 100 && wb === before.write_block; i++) {
         await sleep(20);
-        wb = (await benchJson(srv.port, socks)).write_block;
+        wb = (await benchBlocks(srv.port, socks)).write_block;
       }
       t.ok(wb > before.write_block, `the stuck session's echo blocked in write (write_block ${before.write_block} -> ${wb})`);
       // Meanwhile the others are served, promptly.

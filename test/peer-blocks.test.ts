@@ -16,20 +16,11 @@ import { paths } from '../cli/paths.js';
 import { installReaper } from '../cli/workload/process.js';
 import { ensureGoEcho } from '../cli/workload/go-peer.js';
 import { findOnPath } from '../cli/workload/tools.js';
-import { collect, echoClient, sleep, Sockets, startServer } from './fault-helpers.js';
+import { benchJson, echoClient, sleep, Sockets, startServer } from './fault-helpers.js';
 import { echoMissing } from './helpers.js';
 
 installReaper();
 const noEcho = echoMissing();
-
-/** The server's `!bench json` object, asked on a fresh connection. */
-async function benchJson(port: number, socks: Sockets): Promise<Record<string, unknown>> {
-  const s = await socks.connect(port);
-  const out = collect(s);
-  s.write('!bench json\r\n!quit\r\n');
-  const { data } = await out;
-  return JSON.parse(data.toString('latin1').split('\r\n')[0]) as Record<string, unknown>;
-}
 
 const CONNS = 4;
 const TXNS = 50;
