@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run soak [-- --duration SECONDS --conns N --backend NAME ...]
 #
-# The soak (`coro-bench soak`, README "Soak"): about 10,000 connections held
+# The soak (`coro-bench soak`, docs/cli.md): about 10,000 connections held
 # by this one process for a bounded time (default 5 minutes). A Node process
 # cannot raise its own open-files limit, so it is raised here first: to
 # 65536, or, where the hard limit forbids that, to the hard limit. The CLI

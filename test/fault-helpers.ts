@@ -257,3 +257,12 @@ export async function resting(pid: number, timeoutMs = 3_000): Promise<Usage> {
   }
   return usage(pid);
 }
+
+/** The server's `!bench json` object, asked on a fresh connection. */
+export async function benchJson(port: number, socks: Sockets): Promise<Record<string, unknown>> {
+  const s = await socks.connect(port);
+  const out = collect(s);
+  s.write('!bench json\r\n!quit\r\n');
+  const { data } = await out;
+  return JSON.parse(data.toString('latin1').split('\r\n')[0]) as Record<string, unknown>;
+}

@@ -4,11 +4,14 @@
 //  - `!shutdown` (SMTP: SHUTDOWN) is refused from a peer that is not
 //    loopback, unless the server was started with -R. A second loopback
 //    address (127.0.0.2) or binding 0.0.0.0 cannot show that: the peer is
-//    still loopback. So the server runs in its own network namespace
-//    (`unshare -n`) where 192.0.2.1 (TEST-NET-1) is a local address, and the
-//    client (test/fixtures/line-client.mjs, via nsenter) connects from it.
-//    That needs root (CAP_SYS_ADMIN); without it the test is skipped and
-//    says so;
+//    still loopback. So the server runs in its own network namespace where
+//    192.0.2.1 (TEST-NET-1) is a local address, and the client
+//    (test/fixtures/line-client.mjs, via nsenter) connects from it. The
+//    namespace is an unprivileged user + network namespace (`unshare -rn`)
+//    wherever the kernel allows one, so no root is needed; as root, the
+//    same runs once more as an unprivileged user (setpriv) to prove it.
+//    Where the kernel forbids unprivileged user namespaces, root falls back
+//    to a plain `unshare -n`, and anyone else skips, saying so in one line;
 //  - the SMTP spool never writes outside its folder, whatever the client
 //    sends, and never follows a symlink planted in it.
 import { execFile, execFileSync } from 'node:child_process';
@@ -81,21 +84,89 @@ t.test('every server listens on 127.0.0.1 by default', { skip: missing }, async 
 
 // ---- !shutdown from a peer that is not loopback --------------------------
 
-function netnsReason(): string | undefined {
+/**
+ * How the test makes its namespaces: `unshare` flags, and whether nsenter
+ * must enter the user namespace too (to hold CAP_SYS_ADMIN over the network
+ * namespace without root). `asUser` runs both sides as another user.
+ */
+interface Netns {
+  unshare: string[];
+  enterUser: boolean;
+  asUser: string[];
+}
+
+const SETUP = `ip link set lo up && ip addr add ${REMOTE}/32 dev lo`;
+
+/** The first line of a failed command's stderr. */
+function firstLine(err: unknown): string {
+  const e = err as { stderr?: Buffer | string; message: string };
+  return (String(e.stderr ?? '').trim() || e.message).split('\n')[0];
+}
+
+/** `unshare ... sh -c SETUP` as the given user: undefined if it works, else why not. */
+function tryNetns(asUser: string[], flags: string[]): string | undefined {
   try {
-    execFileSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && ip addr add ${REMOTE}/32 dev lo`], { stdio: 'ignore' });
-    execFileSync('nsenter', ['--version'], { stdio: 'ignore' });
+    const [cmd, ...args] = [...asUser, 'unshare', ...flags, 'sh', '-c', SETUP];
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
     return undefined;
-  } catch {
-    return 'needs root (CAP_SYS_ADMIN) for a network namespace (unshare -n, ip, nsenter); run the tests as root to cover it';
+  } catch (err) {
+    return firstLine(err);
   }
 }
-const noNetns = missing ?? netnsReason();
+
+const isRoot = process.getuid?.() === 0;
+
+/** Why nobody cannot run echo_server and the line client, or undefined. */
+function nobodyCannotRun(): string | undefined {
+  const need = [paths.echoServer, process.execPath, LINE_CLIENT];
+  try {
+    const [cmd, ...args] = [...NOBODY, 'sh', '-c', 'test -x "$1" && test -x "$2" && test -r "$3"', 'sh', ...need];
+    execFileSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
+    return undefined;
+  } catch {
+    return `it cannot reach ${need.join(', ')}`;
+  }
+}
+/** An unprivileged user (nobody) for root to run the same check as. */
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+function netnsModes(): { modes: [string, Netns][]; reason?: string } {
+  try {
+    execFileSync('nsenter', ['--version'], { stdio: 'ignore' });
+    execFileSync('ip', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return { modes: [], reason: 'nsenter (util-linux) or ip (iproute2) is not installed' };
+  }
+  const userns = tryNetns([], ['-rn']);
+  if (userns === undefined) {
+    const modes: [string, Netns][] = [['unshare -rn', { unshare: ['-rn'], enterUser: true, asUser: [] }]];
+    // As root, prove that no privilege is needed: the same as nobody, when
+    // nobody can reach the programs (a checkout under /root cannot).
+    if (isRoot) {
+      const why = tryNetns(NOBODY, ['-rn']) ?? nobodyCannotRun();
+      if (why === undefined) modes.push(['unshare -rn as nobody', { unshare: ['-rn'], enterUser: true, asUser: NOBODY }]);
+      else t.comment(`the run as an unprivileged user (nobody) is left out: ${why}`);
+    }
+    return { modes };
+  }
+  if (isRoot && tryNetns([], ['-n']) === undefined) {
+    t.comment(`the kernel refuses an unprivileged user namespace (unshare -rn: ${userns}); as root, using unshare -n`);
+    return { modes: [['unshare -n', { unshare: ['-n'], enterUser: false, asUser: [] }]] };
+  }
+  return {
+    modes: [],
+    reason: `no network namespace allowed here: unshare -rn says "${userns}" (unprivileged user namespaces disabled?) and unshare -n needs root`,
+  };
+}
+const netns = missing ? { modes: [], reason: missing } : netnsModes();
 
 /** Starts a server inside a new network namespace where REMOTE is a local address; listens on every address there. */
-function startIsolated(t: Test, s: ServerKind, extra: string[]): Promise<Server> {
-  const script = `ip link set lo up && ip addr add ${REMOTE}/32 dev lo && exec "$@"`;
-  return startServer(t, ['-n', 'sh', '-c', script, 'sh', ...s.argv, '-a', '0.0.0.0', ...extra], { program: 'unshare', ready: s.ready });
+function startIsolated(t: Test, s: ServerKind, extra: string[], ns: Netns): Promise<Server> {
+  const [program, ...pre] = [...ns.asUser, 'unshare'];
+  return startServer(t, [...pre, ...ns.unshare, 'sh', '-c', `${SETUP} && exec "$@"`, 'sh', ...s.argv, '-a', '0.0.0.0', ...extra], {
+    program,
+    ready: s.ready,
+  });
 }
 
 interface Talk {
@@ -105,11 +176,18 @@ interface Talk {
 }
 
 /** Runs the line client inside the server's namespace. */
-function talk(srv: Server, host: string, s: ServerKind, lines: string[]): Promise<Talk> {
+function talk(srv: Server, host: string, s: ServerKind, lines: string[], ns: Netns): Promise<Talk> {
+  const [program, ...pre] = [...ns.asUser, 'nsenter'];
+  // --preserve-credentials: after unshare -r, setgroups(2) is denied in the
+  // namespace, and the uid we have is already the one mapped to its root.
+  const enter = [
+    ...(ns.enterUser ? [`--user=/proc/${srv.pid}/ns/user`, '--preserve-credentials'] : []),
+    `--net=/proc/${srv.pid}/ns/net`,
+  ];
   return new Promise((resolve, reject) => {
     execFile(
-      'nsenter',
-      [`--net=/proc/${srv.pid}/ns/net`, process.execPath, LINE_CLIENT, host, String(srv.port), s.smtp ? '1' : '0', ...lines],
+      program,
+      [...pre, ...enter, process.execPath, LINE_CLIENT, host, String(srv.port), s.smtp ? '1' : '0', ...lines],
       { timeout: 20_000 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`line client: ${err.message} ${stderr}`));
@@ -119,14 +197,16 @@ function talk(srv: Server, host: string, s: ServerKind, lines: string[]): Promis
   });
 }
 
-for (const s of servers) {
-  t.test(`${s.name}: shutdown refused from a non-loopback peer unless -R`, { skip: noNetns }, async (t) => {
+
+/** The non-loopback shutdown checks of one server, in one kind of namespace. */
+function shutdownChecks(s: ServerKind, mode: string, ns: Netns): void {
+  t.test(`${s.name}: shutdown refused from a non-loopback peer unless -R (${mode})`, async (t) => {
     const shutdown = s.smtp ? 'SHUTDOWN' : '!shutdown';
     const probe = s.smtp ? 'NOOP' : 'still here';
     const hello = s.smtp ? ['HELO test'] : [];
 
-    const srv = await startIsolated(t, s, []);
-    const remote = await talk(srv, REMOTE, s, [...hello, shutdown, probe]);
+    const srv = await startIsolated(t, s, [], ns);
+    const remote = await talk(srv, REMOTE, s, [...hello, shutdown, probe], ns);
     t.equal(remote.local, REMOTE, `the client's address is ${REMOTE}, not loopback`);
     const [refusal, after] = remote.replies.slice(hello.length);
     t.match(refusal, s.refused, `refused: ${JSON.stringify(refusal)}`);
@@ -135,18 +215,27 @@ for (const s of servers) {
     t.equal(srv.proc.exit, undefined, 'the server keeps running');
 
     // The same server obeys a loopback peer: the check is the peer's address.
-    const local = await talk(srv, '127.0.0.1', s, [...hello, shutdown]);
+    const local = await talk(srv, '127.0.0.1', s, [...hello, shutdown], ns);
     t.equal(local.local, '127.0.0.1');
     const exit = await srv.proc.wait(10_000);
     t.equal(exit?.code, 0, `a loopback peer stops it (${srv.proc.describeExit()})`);
 
-    const open = await startIsolated(t, s, ['-R']);
-    const allowed = await talk(open, REMOTE, s, [...hello, shutdown]);
+    const open = await startIsolated(t, s, ['-R'], ns);
+    const allowed = await talk(open, REMOTE, s, [...hello, shutdown], ns);
     t.equal(allowed.local, REMOTE);
     if (s.smtp) t.match(allowed.replies[hello.length], /^221 /, 'with -R: 221');
     const exitR = await open.proc.wait(10_000);
     t.equal(exitR?.code, 0, `with -R a non-loopback peer stops it (${open.proc.describeExit()})`);
   });
+}
+
+// Said in one line when they cannot run here.
+if (netns.modes.length === 0) t.test('shutdown refused from a non-loopback peer unless -R', { skip: netns.reason }, () => {});
+for (const [mode, ns] of netns.modes) {
+  for (const s of servers) {
+    // As nobody, one server is enough to show the namespaces need no root.
+    if (ns.asUser.length === 0 || s.name === 'echo_server') shutdownChecks(s, mode, ns);
+  }
 }
 
 // ---- the SMTP spool --------------------------------------------------------

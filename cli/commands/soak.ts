@@ -29,7 +29,7 @@ export interface RawSoakOptions {
   export?: string;
 }
 
-/** Default bound on RSS growth after the warm-up, KiB (README "Soak" explains it). */
+/** Default bound on RSS growth after the warm-up, KiB (docs/cli.md, `coro-bench soak`, explains it). */
 export const DEFAULT_RSS_SLACK_KIB = 4096;
 
 export function parseSoakOptions(raw: RawSoakOptions): SoakOptions {

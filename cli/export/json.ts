@@ -1,4 +1,4 @@
-// The JSON export: the results document itself (see README "JSON output").
+// The JSON export: the results document itself (see docs/json.md).
 import type { ResultsDoc } from '../results/types.js';
 import type { Exporter } from './exporter.js';
 

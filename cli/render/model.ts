@@ -1,7 +1,7 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, IdleResult, ResultsDoc, RusageStats, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { num, pct, ratio, stat } from './format.js';
 
 export interface Table {
@@ -10,6 +10,25 @@ export interface Table {
   rows: string[][];
   /** Optional note shown under the table. */
   note?: string;
+}
+
+/** "reads / writes" that had to wait, or "-" when the program does not count them. */
+function blocks(u: RusageStats): string {
+  return u.read_block && u.write_block ? `${num(u.read_block.median)} / ${num(u.write_block.median)}` : '-';
+}
+
+/** Why a read/write blocks cell is "-": the configurations whose server or client reported no counts. */
+function blocksNote(rs: EchoResult[]): string | undefined {
+  const missing = (side: 'server' | 'client'): string[] =>
+    rs.filter((r) => {
+      const u = side === 'server' ? r.server_rusage : r.client_rusage;
+      return !u.read_block || !u.write_block;
+    }).map((r) => r.name);
+  const parts = (['server', 'client'] as const)
+    .map((side) => [side, missing(side)] as const)
+    .filter(([, names]) => names.length > 0)
+    .map(([side, names]) => `${side} read/write blocks "-" for ${names.join(', ')}: that program does not count blocked reads and writes (its !bench json has no read_block or write_block)`);
+  return parts.length > 0 ? parts.join('; ') + '.' : undefined;
 }
 
 function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
@@ -54,11 +73,12 @@ function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
         stat(r.server_peak_rss_kib),
         stat(r.server_rusage.nvcsw),
         stat(r.server_rusage.nivcsw),
-        `${num(r.server_rusage.read_block.median)} / ${num(r.server_rusage.write_block.median)}`,
+        blocks(r.server_rusage),
         stat(r.client_rusage.nvcsw),
         stat(r.client_rusage.nivcsw),
-        `${num(r.client_rusage.read_block.median)} / ${num(r.client_rusage.write_block.median)}`,
+        blocks(r.client_rusage),
       ]),
+      ...(blocksNote(rs) ? { note: blocksNote(rs) } : {}),
     },
     {
       title: 'Latency per transaction (us, client side)',

@@ -2,7 +2,7 @@
 // min, max, spread, outliers) per metric.
 import type { JobOutcome } from '../measure/runner.js';
 import type { Rusage } from '../rusage/parse.js';
-import { summarize } from '../stats/summary.js';
+import { summarize, type Stat } from '../stats/summary.js';
 import { statWarnings } from '../stats/warnings.js';
 import type {
   EchoResult,
@@ -17,8 +17,16 @@ import type {
   Workload,
 } from './types.js';
 
-function rusageStats(rs: Rusage[], blocks: { read: number[]; write: number[] }): RusageStats {
+/** The Stat of a count that a program may not report: only when every run reported it. */
+function reportedStat(xs: (number | undefined)[]): Stat | undefined {
+  const have = xs.filter((x): x is number => typeof x === 'number');
+  return have.length > 0 && have.length === xs.length ? summarize(have) : undefined;
+}
+
+function rusageStats(rs: Rusage[], blocks: { read: (number | undefined)[]; write: (number | undefined)[] }): RusageStats {
   const s = (k: keyof Rusage): ReturnType<typeof summarize> => summarize(rs.map((r) => (r[k] as number | undefined) ?? 0));
+  const read = reportedStat(blocks.read);
+  const write = reportedStat(blocks.write);
   return {
     utime_us: s('utime_us'),
     stime_us: s('stime_us'),
@@ -26,8 +34,8 @@ function rusageStats(rs: Rusage[], blocks: { read: number[]; write: number[] }):
     minflt: s('minflt'),
     nvcsw: s('nvcsw'),
     nivcsw: s('nivcsw'),
-    read_block: summarize(blocks.read),
-    write_block: summarize(blocks.write),
+    ...(read ? { read_block: read } : {}),
+    ...(write ? { write_block: write } : {}),
   };
 }
 
@@ -65,7 +73,7 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
     },
     server_rusage: rusageStats(
       xs.map((x) => x.server_rusage),
-      { read: xs.map((x) => x.server_rusage.read_block ?? 0), write: xs.map((x) => x.server_rusage.write_block ?? 0) },
+      { read: xs.map((x) => x.server_rusage.read_block), write: xs.map((x) => x.server_rusage.write_block) },
     ),
     client_rusage: rusageStats(
       xs.map((x) => x.client_rusage),

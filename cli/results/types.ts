@@ -1,5 +1,5 @@
 // The results document: what `--json` prints and `--export x.json` saves, and
-// what `report` reads back. A stable contract (README "JSON output"): keep
+// what `report` reads back. A stable contract (docs/json.md): keep
 // names, add fields rather than rename.
 import type { Rusage } from '../rusage/parse.js';
 import type { Stat } from '../stats/summary.js';
@@ -48,8 +48,10 @@ export interface RusageStats {
   minflt: Stat;
   nvcsw: Stat;
   nivcsw: Stat;
-  read_block: Stat;
-  write_block: Stat;
+  /** Reads and writes that had to wait. Absent when the program does not
+   * count them (the Node and Go peers): never shown as 0. */
+  read_block?: Stat;
+  write_block?: Stat;
 }
 
 export interface LatencyStats {
@@ -71,8 +73,9 @@ export interface EchoSample {
   latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
   server_rusage: Rusage;
   client_rusage: Rusage;
-  client_read_block: number;
-  client_write_block: number;
+  /** Absent when the client does not report them (see RusageStats). */
+  client_read_block?: number;
+  client_write_block?: number;
   server_peak_rss_kib: number;
   server_peak_cpu_percent: number;
 }

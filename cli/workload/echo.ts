@@ -115,8 +115,8 @@ export function parseClientJson(stdout: string, peak: { rss: number; cpu: number
     },
     server_rusage: server,
     client_rusage: rusageFromJson(obj.client, 'echo_client --json "client"'),
-    client_read_block: typeof obj.read_block === 'number' ? obj.read_block : 0,
-    client_write_block: typeof obj.write_block === 'number' ? obj.write_block : 0,
+    ...(typeof obj.read_block === 'number' ? { client_read_block: obj.read_block } : {}),
+    ...(typeof obj.write_block === 'number' ? { client_write_block: obj.write_block } : {}),
     server_peak_rss_kib: peak.rss,
     server_peak_cpu_percent: peak.cpu,
   };

@@ -13,6 +13,12 @@
  *  - Blocking calls (coro_sleep_ms, coro_wait_*, coro_read, ...) may only be
  *    called from inside a coroutine. They fail with ETIMEDOUT when the
  *    coroutine's deadline (coro_deadline_push) passes.
+ *  - A call that needs a running coroutine (the blocking calls when they
+ *    would have to wait, coro_yield, coro_yield_now, coro_deadline_push, the
+ *    sync primitives' waits) fails with -1 and errno ENOENT when there is no
+ *    runtime (coro_runtime_init not called, or destroyed), and EPERM on the
+ *    scheduler's stack (outside a coroutine). It never dereferences a
+ *    missing runtime or coroutine.
  *  - POINTERS INTO A SUSPENDED COROUTINE'S STACK ARE INVALID: while a
  *    coroutine is suspended its stack lives in a heap buffer and the shared
  *    stack holds someone else's frames. Never hand the address of a local
@@ -101,10 +107,14 @@ CORO_API int64_t coro_id(const coro_t *c);
  * coro_yield (it is running, already scheduled or waiting on an event). */
 CORO_API int coro_schedule(coro_t *c, intptr_t value);
 /* Suspends the running coroutine until someone calls coro_schedule on it;
- * returns the value given there. */
+ * returns the value given there. Outside a coroutine: -1 with errno ENOENT
+ * (no runtime) or EPERM (on the scheduler's stack); a value of -1 given to
+ * coro_schedule reads the same, so check coro_current() when that matters. */
 CORO_API intptr_t coro_yield(void);
-/* Lets every other runnable coroutine run once, then continues. */
-CORO_API void coro_yield_now(void);
+/* Lets every other runnable coroutine run once, then continues: 0. Outside a
+ * coroutine: -1 with errno ENOENT (no runtime) or EPERM (on the scheduler's
+ * stack). */
+CORO_API int coro_yield_now(void);
 /* Ends the running coroutine (like returning from its function). */
 CORO_API void coro_exit(void) __attribute__((noreturn));
 
@@ -210,7 +220,8 @@ CORO_API int coro_wait_readable(int fd);
 CORO_API int coro_wait_writable(int fd);
 
 /* Reads up to n bytes; waits while nothing is available. Returns bytes read,
- * 0 at end of stream, or -1 with errno. EINTR is retried. */
+ * 0 at end of stream, or -1 with errno. EINTR is retried. Without a runtime:
+ * -1 with ENOENT; outside a coroutine, EPERM when the read would wait. */
 CORO_API int64_t coro_read(int fd, void *buf, int64_t n);
 /* Writes all n bytes (waiting while the socket is full). Returns n, or -1
  * with errno (EPIPE/ECONNRESET for a gone peer; SIGPIPE is never raised). */

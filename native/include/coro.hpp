@@ -223,10 +223,8 @@ inline intptr_t yield()
 
 inline void yield_now()
 {
-    detail::blocking([] {
-        coro_yield_now();
-        return 0;
-    });
+    if (detail::blocking([] { return coro_yield_now(); }) < 0)
+        detail::throw_errno("coro_yield_now");
 }
 
 /* Throws error(EBUSY) if h is not suspended in yield(). */

@@ -95,6 +95,11 @@ static struct {
     bool listen_paused;
     int64_t listen_resume_ns;
     coro_rusage_t start;         /* snapshot for !bench */
+    /* What echo_server's read_block/write_block count, for `!bench json`:
+     * a read that drained the socket (a short read, or EAGAIN) after which
+     * the connection waits for input, and a write the socket did not take
+     * whole (EAGAIN), after which it waits for EPOLLOUT. */
+    int64_t read_blocks, write_blocks;
     struct conn *conns;          /* open connections (doubly linked) */
     char rbuf[READ_BUF_BYTES];
 } srv;
@@ -166,6 +171,7 @@ static void out_flush(struct conn *c)
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
+            srv.write_blocks++;
             return;
         } else {
             c->dead = true; /* EPIPE, ECONNRESET: the client is gone */
@@ -192,6 +198,7 @@ static void conn_send(struct conn *c, const char *p, size_t n)
             } else if (w < 0 && errno == EINTR) {
                 continue;
             } else if (w < 0 && errno == EAGAIN) {
+                srv.write_blocks++;
                 break;
             } else {
                 c->dead = true;
@@ -245,18 +252,20 @@ static bool peer_is_loopback(int fd)
 
 static void send_bench(struct conn *c, bool json)
 {
-    static const char blocks[] = ",\"read_block\":0,\"write_block\":0}\r\n";
     coro_rusage_t now, d;
-    char line[1024]; /* the longest JSON form, all values 20 digits, is < 600 */
-    int n;
+    char line[1024]; /* the longest JSON form, all values 20 digits, is < 650 */
+    char blocks[80];
+    int n, nb;
 
     coro_rusage_now(&now);
     coro_rusage_diff(&srv.start, &now, &d);
     if (json) {
-        /* The object without its closing brace, then the two peer keys. */
-        n = coro_rusage_format_json(&d, line, sizeof line - sizeof blocks);
-        memcpy(line + n - 1, blocks, sizeof blocks);
-        n += (int)sizeof blocks - 2;
+        /* The object without its closing brace, then the two block counts. */
+        nb = snprintf(blocks, sizeof blocks, ",\"read_block\":%lld,\"write_block\":%lld}\r\n",
+                      (long long)srv.read_blocks, (long long)srv.write_blocks);
+        n = coro_rusage_format_json(&d, line, sizeof line - (size_t)nb);
+        memcpy(line + n - 1, blocks, (size_t)nb);
+        n += nb - 1;
     } else {
         n = coro_rusage_format(&d, line, sizeof line - 2);
         memcpy(line + n, "\r\n", 2);
@@ -462,13 +471,17 @@ static void conn_read(struct conn *c, bool hup)
                 if (c->out_len > OUT_PAUSE_BYTES)
                     c->paused = true;
             }
-            if (!srv.edge || ((size_t)n < sizeof srv.rbuf && !hup))
+            if (!srv.edge || ((size_t)n < sizeof srv.rbuf && !hup)) {
+                if ((size_t)n < sizeof srv.rbuf)
+                    srv.read_blocks++; /* drained: the next read waits for an event */
                 return;
+            }
         } else if (n == 0) {
             c->eof = true; /* an unfinished line is dropped with the session */
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN) {
+            srv.read_blocks++;
             return;
         } else {
             c->dead = true; /* ECONNRESET and friends */

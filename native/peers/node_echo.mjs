@@ -110,10 +110,11 @@ function formatBench(d) {
 }
 
 function formatBenchJson(d) {
-  // Keys in coro_rusage_format_json order, then the two peer keys (Node
-  // has no notion of a blocked read or write).
+  // Keys in coro_rusage_format_json order. No read_block/write_block: Node
+  // has no count of blocked reads or writes, and a constant 0 would read as
+  // a measurement (docs/programs.md).
   const fields = Object.entries(d).map(([k, v]) => `"${k}":${v}`);
-  return `{${fields.join(',')},"read_block":0,"write_block":0}`;
+  return `{${fields.join(',')}}`;
 }
 
 // ---- the server ------------------------------------------------------------

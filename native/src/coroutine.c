@@ -375,21 +375,33 @@ int coro_schedule(coro_t *c, intptr_t value)
     return 0;
 }
 
+int coro__not_in_coroutine(void)
+{
+    errno = coro__rt ? EPERM : ENOENT;
+    return -1;
+}
+
 intptr_t coro_yield(void)
 {
     coro_runtime_t *rt = coro__rt;
+    /* Outside a coroutine there is nothing to suspend. */
+    if (CORO_UNLIKELY(!rt || !rt->current))
+        return coro__not_in_coroutine();
     struct coro *c = rt->current;
     c->state = CORO_YIELDED;
     suspend(rt, c);
     return c->wake_value;
 }
 
-void coro_yield_now(void)
+int coro_yield_now(void)
 {
     coro_runtime_t *rt = coro__rt;
+    if (CORO_UNLIKELY(!rt || !rt->current))
+        return coro__not_in_coroutine();
     struct coro *c = rt->current;
     runq_push(rt, c);
     suspend(rt, c);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -490,10 +502,8 @@ int coro_deadline_push(int64_t ms)
 {
     coro_runtime_t *rt = coro__rt;
     struct coro *c = rt ? rt->current : NULL;
-    if (!c) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!c)
+        return coro__not_in_coroutine();
     if (c->deadline_depth >= DEADLINE_DEPTH_MAX) {
         errno = EOVERFLOW;
         return -1;

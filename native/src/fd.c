@@ -148,10 +148,8 @@ static inline __attribute__((always_inline)) int park(int fd, int dir)
 {
     coro_runtime_t *rt = coro__rt;
     struct coro *c = rt->current;
-    if (!c) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!c)
+        return coro__not_in_coroutine();
     coro_fd_t *s = &rt->fds[fd];
     /* CORO_READY_UNKNOWN becomes 0: the fd was never waited on, so the
      * backend has not seen it yet and will report it at once if it is
@@ -186,10 +184,8 @@ static __attribute__((noinline)) int park_writer(int fd)
 static inline __attribute__((always_inline)) int fd_wait(int fd, int dir)
 {
     coro_runtime_t *rt = coro__rt;
-    if (!rt || !rt->current) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!rt || !rt->current)
+        return coro__not_in_coroutine();
     coro_fd_t *s = coro__fd_get(fd); /* EBADF for a negative fd, or ENOMEM */
     if (!s)
         return -1;
@@ -255,6 +251,10 @@ int64_t coro_read(int fd, void *buf, int64_t n)
 {
     if (n <= 0)
         return 0;
+    /* Without a runtime there is no fd table (outside a coroutine, park
+     * says EPERM if the read has to wait). */
+    if (CORO_UNLIKELY(!coro__rt))
+        return coro__not_in_coroutine();
     coro_fd_t *s = coro__fd_get(fd);
     if (!s)
         return -1;
@@ -293,6 +293,8 @@ static __attribute__((noinline)) int64_t write_rest(int fd, const char *p, int64
             if (left <= 0)
                 return n;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!coro__rt) /* no runtime to wait with */
+                return coro__not_in_coroutine();
             if (!coro__fd_get(fd))
                 return -1;
             coro__rt->fds[fd].write_ready = 0; /* any later event is news */

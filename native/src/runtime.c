@@ -42,6 +42,9 @@ static unsigned valgrind_stack_id;
  * Only async-signal-safe calls: write(2) and abort(). */
 static char overflow_altstack[64 * 1024];
 static struct sigaction previous_segv;
+/* The thread's alternate signal stack before ours: put back on destroy, so
+ * that a program (or a runtime such as Node's) that had its own keeps it. */
+static stack_t previous_altstack;
 
 static size_t fmt_u64(char *out, unsigned long long v)
 {
@@ -90,16 +93,38 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     raise(SIGSEGV);
 }
 
-static void install_overflow_reporter(void)
+/* Puts back the alternate signal stack that was there before ours. */
+static void restore_altstack(void)
+{
+    stack_t ss = previous_altstack;
+    if (ss.ss_flags & SS_DISABLE)
+        ss = (stack_t){.ss_flags = SS_DISABLE};
+    else
+        ss.ss_flags = 0; /* SS_ONSTACK is a state, not a request */
+    if (sigaltstack(&ss, NULL) < 0)
+        perror("coro: restoring the previous alternate signal stack");
+}
+
+/* 0, or -1 with errno (and nothing installed): without its own signal
+ * stack, the handler would run on the overflowed stack and the report
+ * would become a silent SIGSEGV, so the runtime must not start. */
+static int install_overflow_reporter(void)
 {
     stack_t ss = {.ss_sp = overflow_altstack, .ss_size = sizeof overflow_altstack};
-    sigaltstack(&ss, NULL);
+    if (sigaltstack(&ss, &previous_altstack) < 0)
+        return -1; /* EPERM: called on the current alternate stack */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &previous_segv);
+    if (sigaction(SIGSEGV, &sa, &previous_segv) < 0) {
+        int e = errno;
+        restore_altstack();
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -149,29 +174,19 @@ int coro_runtime_init(int64_t stack_bytes, const char *backend)
     rt->map_bytes = usable + guard;
     rt->map_base = mmap(NULL, rt->map_bytes, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (rt->map_base == MAP_FAILED) {
-        free(rt);
-        return -1;
-    }
+    if (rt->map_base == MAP_FAILED)
+        goto error_free;
     /* The guard sits below the stack (stacks grow down). */
-    if (mprotect(rt->map_base, guard, PROT_NONE) < 0) {
-        int e = errno;
-        munmap(rt->map_base, rt->map_bytes);
-        free(rt);
-        errno = e;
-        return -1;
-    }
+    if (mprotect(rt->map_base, guard, PROT_NONE) < 0)
+        goto error_unmap;
     rt->stack_lo = rt->map_base + guard;
     rt->stack_top = rt->map_base + rt->map_bytes;
     rt->backend = ops;
     rt->backend_state = ops->create();
-    if (!rt->backend_state) {
-        int e = errno;
-        munmap(rt->map_base, rt->map_bytes);
-        free(rt);
-        errno = e;
-        return -1;
-    }
+    if (!rt->backend_state)
+        goto error_unmap;
+    if (install_overflow_reporter() < 0)
+        goto error_backend;
 #ifdef CORO_HAVE_VALGRIND
     valgrind_stack_id = VALGRIND_STACK_REGISTER(rt->stack_lo, rt->stack_top);
 #endif
@@ -187,8 +202,23 @@ int coro_runtime_init(int64_t stack_bytes, const char *backend)
     rt->slowdown_loops = slowdown_loops_from_env();
 #endif
     coro__rt = rt;
-    install_overflow_reporter();
     return 0;
+
+    /* Each step undone keeps the errno of the step that failed. */
+    int e;
+error_backend:
+    e = errno;
+    ops->destroy(rt->backend_state);
+    errno = e;
+error_unmap:
+    e = errno;
+    munmap(rt->map_base, rt->map_bytes);
+    errno = e;
+error_free:
+    e = errno;
+    free(rt);
+    errno = e;
+    return -1;
 }
 
 int coro_runtime_destroy(void)
@@ -211,7 +241,9 @@ int coro_runtime_destroy(void)
     VALGRIND_STACK_DEREGISTER(valgrind_stack_id);
 #endif
     munmap(rt->map_base, rt->map_bytes);
-    sigaction(SIGSEGV, &previous_segv, NULL);
+    if (sigaction(SIGSEGV, &previous_segv, NULL) < 0)
+        perror("coro: restoring the previous SIGSEGV handler");
+    restore_altstack();
     free(rt);
     coro__rt = NULL;
     return 0;

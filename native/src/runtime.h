@@ -154,6 +154,9 @@ extern coro_runtime_t *coro__rt;
  * coro__wake(c, 0), or -1 with errno = the error given to coro__wake, or
  * ETIMEDOUT when the deadline passed. Fails at once with ETIMEDOUT if the
  * deadline has passed already (then wait_cancel is called first). */
+/* Fails a call that needs a running coroutine: -1 with errno ENOENT when
+ * there is no runtime, EPERM on the scheduler's stack (coro.h). */
+int coro__not_in_coroutine(void);
 int coro__block(void);
 /* Same, but also wakes (with 0) at when_ns if that comes before the deadline. */
 int coro__block_until(int64_t when_ns);

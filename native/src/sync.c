@@ -33,12 +33,13 @@
 /* ------------------------------------------------------------------------ */
 /* Shared helpers                                                            */
 
-/* The running coroutine, or NULL with errno EPERM on the scheduler stack. */
+/* The running coroutine, or NULL with errno EPERM on the scheduler stack
+ * (ENOENT without a runtime). */
 static struct coro *current_or_eperm(void)
 {
     struct coro *c = coro__rt ? coro__rt->current : NULL;
     if (!c)
-        errno = EPERM;
+        coro__not_in_coroutine();
     return c;
 }
 

@@ -152,10 +152,8 @@ void coro_timer_cancel(coro_timer_t *t)
 
 int coro_sleep_until_ns(int64_t when_ns)
 {
-    if (!coro__rt || !coro__rt->current) {
-        errno = EPERM;
-        return -1;
-    }
+    if (!coro__rt || !coro__rt->current)
+        return coro__not_in_coroutine();
     return coro__block_until(when_ns);
 }
 
