@@ -1,7 +1,7 @@
 /*
  * tls.h - the TLS layer behind streams (internal). One implementation per
- * TLS library; this build has OpenSSL (tls_openssl.c). A second library
- * (coro++ also had s2n) would be another file filling the same functions.
+ * TLS library, chosen at build time (make TLS=openssl|s2n|none):
+ * tls_openssl.c, tls_s2n.c, tls_none.c; tls.c holds what they share.
  * Every call may block the coroutine (waits on the fd), never the thread.
  */
 #ifndef CORO_TLS_H
@@ -25,5 +25,10 @@ int64_t coro__tls_pending(coro_tls_session_t *t);
 /* Sends close_notify (best effort, never blocks long). */
 int coro__tls_shutdown(coro_tls_session_t *t);
 void coro__tls_free(coro_tls_session_t *t);
+
+/* Writes "coro tls: WHAT: REASON" to stderr, at most 10 lines a second (a
+ * peer failing handshakes on purpose must not flood the log); the count of
+ * lines held back is given with the next line shown (tls.c). */
+void coro__tls_report(const char *what, const char *reason);
 
 #endif

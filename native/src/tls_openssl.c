@@ -196,46 +196,19 @@ static BIO_METHOD *get_bio_method(void)
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
-/* At most REPORTS_PER_SECOND lines a second: a peer that fails handshakes
- * on purpose, connection after connection, must not flood the log. Lines
- * held back are counted and the count is given with the next line shown. */
-#define REPORTS_PER_SECOND 10
-
-static bool report_allowed(void)
-{
-    static int64_t window_start;
-    static int shown_in_window;
-    int64_t now = coro_now_ns();
-    if (now - window_start >= 1000000000) {
-        window_start = now;
-        shown_in_window = 0;
-    }
-    return shown_in_window++ < REPORTS_PER_SECOND;
-}
-
-/* Writes "coro tls: WHAT: REASON" to stderr, REASON being the first error in
- * OpenSSL's queue (or `fallback`), and empties the queue. */
+/* Writes "coro tls: WHAT: REASON" to stderr (rate-limited, tls.c), REASON
+ * being the first error in OpenSSL's queue (or `fallback`), and empties the
+ * queue. */
 static void report(const char *what, const char *fallback)
 {
-    static long long held_back;
-    if (!report_allowed()) {
-        held_back++;
-        ERR_clear_error();
-        return;
-    }
-    if (held_back) {
-        fprintf(stderr, "coro tls: %lld more error lines were held back (at most %d a second)\n",
-                held_back, REPORTS_PER_SECOND);
-        held_back = 0;
-    }
     char reason[256];
     unsigned long e = ERR_get_error();
     if (e)
         ERR_error_string_n(e, reason, sizeof reason);
     else
         snprintf(reason, sizeof reason, "%s", fallback ? fallback : "unknown error");
-    fprintf(stderr, "coro tls: %s: %s\n", what, reason);
     ERR_clear_error();
+    coro__tls_report(what, reason);
 }
 
 /* True when the error queue says the peer closed without close_notify. */
