@@ -15,7 +15,7 @@ import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
-  const configs = resolveConfigs(o.servers, o.backends, o.tls);
+  const configs = resolveConfigs(o.servers, o.backends, o.tls, o.builds);
   if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
     throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
   }

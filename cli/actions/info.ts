@@ -5,7 +5,7 @@ import type { InfoOptions } from '../commands/info.js';
 import type { IO } from '../commands/io.js';
 import { NativeMissingError } from '../errors.js';
 import * as native from '../native/coro.js';
-import { paths, ROOT } from '../paths.js';
+import { paths, ROOT, useNativeBuild } from '../paths.js';
 import { hardFileLimit, softFileLimit } from '../workload/launch.js';
 
 export interface Info {
@@ -64,6 +64,7 @@ export function collectInfo(): Info {
 }
 
 export async function infoAction(o: InfoOptions, io: IO): Promise<number> {
+  if (o.build) useNativeBuild(o.build); // before the library is first loaded
   const info = collectInfo();
   if (o.json) {
     io.out(`${JSON.stringify(info, null, 2)}\n`);
