@@ -3,7 +3,8 @@
 # instead of OpenSSL (make -C native TLS=s2n BUILD=build-s2n, s2n itself from
 # scripts/s2n-deps.sh: ../shared/deps, S2N_SOURCE or S2N_PREFIX) and runs
 # every TLS test against that build:
-#   - the native TLS programs, test_tls (handshake, echo, 100 KB writes that
+#   - the native TLS programs, test_tls_fork (sessions in forked workers),
+#     test_tls (handshake, echo, 100 KB writes that
 #     suspend, garbage/early close/mid-ClientHello/silent clients, peer gone
 #     while writing) and test_cpp_layer (the C++ layer's TLS stream);
 #   - the demos end to end with -t (test/demos.test.ts, every backend);
@@ -50,5 +51,5 @@ export CORO_BENCH_EXPECT_TLS=s2n-tls  # what test/cli-build.test.ts expects info
 # One pattern, matched against the top-level subtest names of each file:
 # the TLS ones of demos/faults, every interop and CLI-build test, and the two
 # native programs that use TLS.
-exec npx tap --grep='TLS|--build|native: test_(tls|cpp_layer)$' \
+exec npx tap --grep='TLS|--build|native: test_(tls|tls_fork|cpp_layer)$' \
     test/native.test.ts test/demos.test.ts test/faults.test.ts test/tls-interop.test.ts test/cli-build.test.ts
