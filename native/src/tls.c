@@ -1,11 +1,81 @@
 /*
- * tls.c - what every TLS layer shares, whichever library it wraps: the
- * rate-limited error lines (tls.h).
+ * tls.c - what every TLS layer shares, whichever library it wraps (tls.h):
+ * socket I/O under the core's readiness rules, and the rate-limited error
+ * lines.
  */
 #include "tls.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+ssize_t coro__tls_sock_recv(int fd, void *buf, size_t len, int *io_errno)
+{
+    if (len == 0)
+        return 0;
+    coro_fd_t *f = coro__fd_get(fd);
+    /* Known drained (a short read or EAGAIN since the last event): skip the
+     * syscall that would only say EAGAIN, exactly as coro_read does. */
+    if (f && !f->read_ready) {
+        errno = EAGAIN;
+        return -1;
+    }
+    for (;;) {
+        ssize_t r = recv(fd, buf, len, 0);
+        if (r < 0 && errno == ENOTSOCK)
+            r = read(fd, buf, len);
+        f = coro__fd_get(fd);
+        if (r > 0) {
+            /* Short: the socket is drained, unless the peer hung up (then
+             * EOF is left and no further event will announce it). */
+            if (f)
+                f->read_ready = (size_t)r == len || f->read_final;
+            return r;
+        }
+        if (r == 0) {
+            if (f)
+                f->read_ready = 1; /* EOF stays readable; no edge will come */
+            *io_errno = 0;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (f)
+                f->read_ready = 0;
+            errno = EAGAIN;
+            return -1;
+        }
+        *io_errno = errno;
+        if (f)
+            f->read_ready = 1; /* the error is what the next read will see */
+        return -1;
+    }
+}
+
+ssize_t coro__tls_sock_send(int fd, const void *buf, size_t len, int *io_errno)
+{
+    for (;;) {
+        ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(fd, buf, len);
+        if (w >= 0)
+            return w;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            coro_fd_t *f = coro__fd_get(fd);
+            if (f)
+                f->write_ready = 0; /* the next writable event is news */
+            errno = EAGAIN;
+            return -1;
+        }
+        *io_errno = errno;
+        return -1;
+    }
+}
 
 /* At most REPORTS_PER_SECOND lines a second: a peer that fails handshakes
  * on purpose, connection after connection, must not flood the log. Lines

@@ -59,8 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -92,24 +90,10 @@ static int coro_bio_write(BIO *b, const char *buf, int len)
 {
     coro_tls_session_t *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t w = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(t->fd, buf, (size_t)len);
-        if (w >= 0)
-            return (int)w;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            coro_fd_t *f = coro__fd_get(t->fd);
-            if (f)
-                f->write_ready = 0; /* the next writable event is news */
-            BIO_set_retry_write(b);
-            return -1;
-        }
-        t->io_errno = errno;
-        return -1;
-    }
+    ssize_t w = coro__tls_sock_send(t->fd, buf, (size_t)len, &t->io_errno);
+    if (w < 0 && errno == EAGAIN)
+        BIO_set_retry_write(b);
+    return (int)w;
 }
 
 static int coro_bio_read(BIO *b, char *buf, int len)
@@ -118,44 +102,10 @@ static int coro_bio_read(BIO *b, char *buf, int len)
     BIO_clear_retry_flags(b);
     if (len <= 0)
         return 0;
-    coro_fd_t *f = coro__fd_get(t->fd);
-    /* Known drained (a short read or EAGAIN since the last event): skip the
-     * syscall that would only say EAGAIN, exactly as coro_read does. */
-    if (f && !f->read_ready) {
+    ssize_t r = coro__tls_sock_recv(t->fd, buf, (size_t)len, &t->io_errno);
+    if (r < 0 && errno == EAGAIN)
         BIO_set_retry_read(b);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, (size_t)len, 0);
-        if (r < 0 && errno == ENOTSOCK)
-            r = read(t->fd, buf, (size_t)len);
-        f = coro__fd_get(t->fd);
-        if (r > 0) {
-            /* Short: the socket is drained, unless the peer hung up (then
-             * EOF is left and no further event will announce it). */
-            if (f)
-                f->read_ready = r == len || f->read_final;
-            return (int)r;
-        }
-        if (r == 0) {
-            if (f)
-                f->read_ready = 1; /* EOF stays readable; no edge will come */
-            t->io_errno = 0;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (f)
-                f->read_ready = 0;
-            BIO_set_retry_read(b);
-            return -1;
-        }
-        t->io_errno = errno;
-        if (f)
-            f->read_ready = 1; /* the error is what the next read will see */
-        return -1;
-    }
+    return (int)r;
 }
 
 static long coro_bio_ctrl(BIO *b, int cmd, long num, void *ptr)

@@ -5,11 +5,12 @@
  * scripts/test-s2n.sh builds s2n into .cache/deps/ and does that. s2n uses
  * libcrypto (OpenSSL's) for its cryptography, not libssl.
  *
- * I/O goes through s2n's send/recv callbacks (coro_s2n_send/recv), for the
- * same two reasons as tls_openssl.c's BIO: no SIGPIPE (MSG_NOSIGNAL), and
- * the core's per-fd readiness flags (runtime.h) kept exact at the syscall:
- * EAGAIN clears the flag, a short read clears it unless the peer hung up, a
- * read on an fd known to be drained answers EAGAIN without the syscall.
+ * I/O goes through s2n's send/recv callbacks (coro_s2n_send/recv) over
+ * tls.c's socket I/O, for the same two reasons as tls_openssl.c's BIO: no
+ * SIGPIPE (MSG_NOSIGNAL), and the core's per-fd readiness flags (runtime.h)
+ * kept exact at the syscall: EAGAIN clears the flag, a short read clears it
+ * unless the peer hung up, a read on an fd known to be drained answers
+ * EAGAIN without the syscall.
  * s2n reports "would block" as an S2N_ERR_T_BLOCKED error with a blocked
  * status, which maps to a wait on the fd: S2N_BLOCKED_ON_READ to
  * coro__wait_read_ready, S2N_BLOCKED_ON_WRITE to coro_wait_writable.
@@ -57,8 +58,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <s2n.h>
@@ -93,24 +92,7 @@ struct coro_tls_session {
 static int coro_s2n_send(void *io_context, const uint8_t *buf, uint32_t len)
 {
     coro_tls_session_t *t = io_context;
-    for (;;) {
-        ssize_t w = send(t->fd, buf, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(t->fd, buf, len);
-        if (w >= 0)
-            return (int)w;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            coro_fd_t *f = coro__fd_get(t->fd);
-            if (f)
-                f->write_ready = 0; /* the next writable event is news */
-            errno = EAGAIN;
-            return -1;
-        }
-        t->io_errno = errno;
-        return -1;
-    }
+    return (int)coro__tls_sock_send(t->fd, buf, len, &t->io_errno);
 }
 
 /* s2n accepts any record header as the first one and waits for the whole
@@ -129,54 +111,16 @@ static bool looks_like_client_hello(const uint8_t *buf, size_t n)
 static int coro_s2n_recv(void *io_context, uint8_t *buf, uint32_t len)
 {
     coro_tls_session_t *t = io_context;
-    if (len == 0)
-        return 0;
-    coro_fd_t *f = coro__fd_get(t->fd);
-    /* Known drained (a short read or EAGAIN since the last event): skip the
-     * syscall that would only say EAGAIN, exactly as coro_read does. */
-    if (f && !f->read_ready) {
-        errno = EAGAIN;
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, len, 0);
-        if (r < 0 && errno == ENOTSOCK)
-            r = read(t->fd, buf, len);
-        f = coro__fd_get(t->fd);
-        if (r > 0) {
-            /* Short: drained, unless the peer hung up (EOF is left then,
-             * and no further event will announce it). */
-            if (f)
-                f->read_ready = (uint32_t)r == len || f->read_final;
-            if (t->is_server && !t->first_read) {
-                t->first_read = true;
-                if (!looks_like_client_hello(buf, (size_t)r)) {
-                    t->io_errno = EPROTO;
-                    errno = EPROTO;
-                    return -1;
-                }
-            }
-            return (int)r;
-        }
-        if (r == 0) {
-            if (f)
-                f->read_ready = 1; /* EOF stays readable; no edge will come */
-            t->io_errno = 0;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (f)
-                f->read_ready = 0;
-            errno = EAGAIN;
+    ssize_t r = coro__tls_sock_recv(t->fd, buf, len, &t->io_errno);
+    if (r > 0 && t->is_server && !t->first_read) {
+        t->first_read = true;
+        if (!looks_like_client_hello(buf, (size_t)r)) {
+            t->io_errno = EPROTO;
+            errno = EPROTO;
             return -1;
         }
-        t->io_errno = errno;
-        if (f)
-            f->read_ready = 1; /* the error is what the next read will see */
-        return -1;
     }
+    return (int)r;
 }
 
 /* ------------------------------------------------------------------------ */
