@@ -11,6 +11,8 @@
 #   - the TLS faults of test/faults.test.ts (garbage, drops, stalls, log rate);
 #   - interoperability with openssl s_client and Python's ssl, TLS 1.2 and
 #     1.3 (test/tls-interop.test.ts);
+#   - s2n under a low memlock limit without CAP_IPC_LOCK, and with
+#     S2N_DONT_MLOCK=1 (test/tls-memlock.test.ts);
 #   - the CLI on that build (test/cli-build.test.ts: info --build names s2n,
 #     echo --tls --build runs).
 # The tap tests find the build through CORO_BENCH_NATIVE_BUILD (cli/paths.ts).
@@ -52,4 +54,4 @@ export CORO_BENCH_EXPECT_TLS=s2n-tls  # what test/cli-build.test.ts expects info
 # the TLS ones of demos/faults, every interop and CLI-build test, and the two
 # native programs that use TLS.
 exec npx tap --grep='TLS|--build|native: test_(tls|tls_fork|cpp_layer)$' \
-    test/native.test.ts test/demos.test.ts test/faults.test.ts test/tls-interop.test.ts test/cli-build.test.ts
+    test/native.test.ts test/demos.test.ts test/faults.test.ts test/tls-interop.test.ts test/tls-memlock.test.ts test/cli-build.test.ts

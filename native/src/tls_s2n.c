@@ -137,9 +137,14 @@ static int error_type(void)
 static void report(const char *what, const char *fallback)
 {
     char reason[256];
-    if (s2n_errno)
-        snprintf(reason, sizeof reason, "%s (%s)", s2n_strerror(s2n_errno, "EN"),
-                 s2n_strerror_name(s2n_errno));
+    const char *name = s2n_errno ? s2n_strerror_name(s2n_errno) : NULL;
+    if (name && strcmp(name, "S2N_ERR_MLOCK") == 0)
+        snprintf(reason, sizeof reason,
+                 "%s (%s): the memlock limit (ulimit -l) is reached; set S2N_DONT_MLOCK=1 or "
+                 "raise it (docs/tls.md)",
+                 s2n_strerror(s2n_errno, "EN"), name);
+    else if (name)
+        snprintf(reason, sizeof reason, "%s (%s)", s2n_strerror(s2n_errno, "EN"), name);
     else
         snprintf(reason, sizeof reason, "%s", fallback ? fallback : "unknown error");
     s2n_errno = S2N_ERR_T_OK;
