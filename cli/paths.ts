@@ -2,7 +2,7 @@
 // (never from the current directory), so `npx coro-bench` works from anywhere
 // and the same code runs from cli/ (tests, via ts-node) and dist/cli/ (built).
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findRoot(start: string): string {
@@ -29,7 +29,8 @@ export const NATIVE_BUILD = process.env.CORO_BENCH_NATIVE_BUILD
   : join(ROOT, 'native', 'build');
 export const PROFILES_DIR = join(ROOT, 'bench-profiles');
 
-function buildPaths(build: string) {
+/** Every file of a native build folder (native/build, or another given with --build). */
+export function buildPaths(build: string) {
   return {
     build,
     library: join(build, 'libcoro.so'),
@@ -65,3 +66,8 @@ export function useNativeBuild(dir: string, opts: { keepClient?: boolean } = {})
 }
 
 export const BUILD_HINT = 'run `npm install` (or `make -C native`)';
+
+/** A short, stable name for a build folder in configuration names: its last component ("build-s2n"). */
+export function buildLabel(dir: string): string {
+  return basename(resolve(dir));
+}

@@ -15,8 +15,8 @@ import { errorMessage, NativeMissingError, UsageError } from '../errors.js';
 import { exportDoc } from '../export/exporter.js';
 import { jsonExporter } from '../export/json.js';
 import { createProgress } from '../measure/progress.js';
-import { ensureRuntime } from '../native/coro.js';
-import { paths } from '../paths.js';
+import { ensureRuntime, tlsLibraryOf } from '../native/coro.js';
+import { buildLabel, paths } from '../paths.js';
 import { loadProfile } from '../profiles/profile.js';
 import { docTables, provenance } from '../render/model.js';
 import { renderTable } from '../render/terminal.js';
@@ -82,7 +82,7 @@ async function goUnavailable(): Promise<string | undefined> {
 
 export async function compareAction(o: CompareOptions, io: IO): Promise<number> {
   const { echo: echoPlans, sw: switchPlans } = plans(o);
-  const all = echoPlans.length ? resolveConfigs(o.echo.servers, o.echo.backends, false) : [];
+  const all = echoPlans.length ? resolveConfigs(o.echo.servers, o.echo.backends, o.echo.tls, o.echo.builds) : [];
   // A server that is not built is skipped with the reason; the others still run.
   const configs: ServerConfig[] = [];
   const pre: SuiteOutput[] = [];
@@ -95,7 +95,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
       }
     }
     try {
-      requireProgram(serverProgram(c.server), `${configName(c)} server`);
+      requireProgram(serverProgram(c), `${configName(c)} server`);
       configs.push(c);
     } catch (err) {
       if (!(err instanceof NativeMissingError)) throw err;
@@ -115,7 +115,10 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   installReaper();
 
   const started = new Date();
-  const parameters = { profile: o.profile, echo: echoPlans, switch: switchPlans, servers: o.echo.servers, backends: o.echo.backends, reference, port: o.echo.port };
+  // Which TLS library each --build folder has, in the results and on stderr.
+  const builds = o.echo.builds.map((dir) => ({ build: buildLabel(dir), dir, tls_library: tlsLibraryOf(dir) }));
+  for (const b of builds) io.err(`${b.build}: ${b.tls_library} (${b.dir})\n`);
+  const parameters = { profile: o.profile, echo: echoPlans, switch: switchPlans, servers: o.echo.servers, backends: o.echo.backends, tls: o.echo.tls, builds, reference, port: o.echo.port };
   const done: SuiteOutput[] = [...pre];
   const docOf = (outs: SuiteOutput[], partial = false): ResultsDoc =>
     makeDoc({ command: 'compare', profile: o.profile, parameters, pinning: describePinning(pinning), started, ...mergeOutputs(outs), partial });

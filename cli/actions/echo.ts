@@ -6,6 +6,8 @@ import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { UsageError } from '../errors.js';
 import { createProgress } from '../measure/progress.js';
+import { tlsLibraryOf } from '../native/coro.js';
+import { buildLabel } from '../paths.js';
 import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
 import { runEchoRaw } from '../workload/echo.js';
@@ -15,7 +17,7 @@ import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
-  const configs = resolveConfigs(o.servers, o.backends, o.tls);
+  const configs = resolveConfigs(o.servers, o.backends, o.tls, o.builds);
   if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
     throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
   }
@@ -36,7 +38,10 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   }
 
   const started = new Date();
-  const parameters = { ...workload, servers: o.servers, backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend), tls: o.tls, runs: o.runs, warmup: o.warmup, port: o.port };
+  // Which TLS library each --build folder has, in the results and on stderr.
+  const builds = o.builds.map((dir) => ({ build: buildLabel(dir), dir, tls_library: tlsLibraryOf(dir) }));
+  for (const b of builds) io.err(`${b.build}: ${b.tls_library} (${b.dir})\n`);
+  const parameters = { ...workload, servers: o.servers, backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend), tls: o.tls, ...(builds.length ? { builds } : {}), runs: o.runs, warmup: o.warmup, port: o.port };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>

@@ -5,7 +5,7 @@ import type { InfoOptions } from '../commands/info.js';
 import type { IO } from '../commands/io.js';
 import { NativeMissingError } from '../errors.js';
 import * as native from '../native/coro.js';
-import { paths, ROOT } from '../paths.js';
+import { paths, ROOT, useNativeBuild } from '../paths.js';
 import { type ArchTesting, archTesting } from '../results/cross-arch.js';
 import { hardFileLimit, softFileLimit } from '../workload/launch.js';
 
@@ -67,6 +67,7 @@ export function collectInfo(): Info {
 }
 
 export async function infoAction(o: InfoOptions, io: IO): Promise<number> {
+  if (o.build) useNativeBuild(o.build); // before the library is first loaded
   const info = collectInfo();
   if (o.json) {
     io.out(`${JSON.stringify(info, null, 2)}\n`);

@@ -4,8 +4,8 @@ import type { RunOptions } from '../commands/run.js';
 import { requirePortFree } from '../engine/preflight.js';
 import { runProfile } from '../engine/profile.js';
 import { createProgress } from '../measure/progress.js';
-import { coroVersion } from '../native/coro.js';
-import { paths } from '../paths.js';
+import { coroVersion, tlsLibraryOf } from '../native/coro.js';
+import { buildLabel, paths } from '../paths.js';
 import { loadAllProfiles, loadProfile } from '../profiles/profile.js';
 import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
@@ -33,12 +33,15 @@ export async function runAction(o: RunOptions, io: IO): Promise<number> {
   const pinning = resolvePinning(o.pin, o.noPin);
   installReaper();
   const started = new Date();
-  const parameters = { profile: profile.name, overrides: o.overrides, port: o.port };
+  const builds = o.builds.map((dir) => ({ build: buildLabel(dir), dir, tls_library: tlsLibraryOf(dir) }));
+  for (const b of builds) io.err(`${b.build}: ${b.tls_library} (${b.dir})\n`);
+  const parameters = { profile: profile.name, overrides: o.overrides, port: o.port, ...(builds.length ? { builds } : {}) };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const progress = createProgress(true);
   progress.note(`profile ${profile.name}: ${profile.description}; ${describePinning(pinning)}`);
   const out = await runProfile(profile, o.overrides, {
+    builds: o.builds,
     port: o.port,
     pinning,
     progress,

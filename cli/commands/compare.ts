@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
 import { parseEchoOptions, type EchoOptions } from './echo.js';
 import { stdio } from './io.js';
-import { choices, int, intList } from './parse.js';
+import { choices, int, intList, repeatable } from './parse.js';
 import { MAX_DEPTH_BYTES } from './switch.js';
 
 export interface CompareOptions {
@@ -39,6 +39,8 @@ export interface RawCompareOptions {
   depth: string;
   switch?: boolean;
   iters: string;
+  tls?: boolean;
+  build?: string[];
 }
 
 export const DEFAULT_REFERENCE = 'epoll';
@@ -50,13 +52,18 @@ export function parseCompareOptions(raw: RawCompareOptions): CompareOptions {
   if (raw.profile !== undefined && (raw.conns !== undefined || raw.txns !== undefined || raw.size !== undefined)) {
     throw new UsageError('give either --profile or --conns/--txns/--size, not both');
   }
-  const servers = choices('--server', raw.server, COMPARE_SERVER_KINDS);
+  // With --tls only coro servers take part (the peers have no TLS), unless
+  // --server names a peer: then it is an error, as in echo.
+  const servers = raw.tls && raw.server === 'all' ? (['coro'] as ServerKind[]) : choices('--server', raw.server, COMPARE_SERVER_KINDS);
+  if (raw.tls && raw.profile !== undefined) throw new UsageError('--tls runs the --conns/--txns/--size workload; it cannot be combined with --profile');
   const echo = parseEchoOptions({
     conns: raw.conns ?? '100',
     txns: raw.txns ?? '100',
     size: raw.size ?? '100',
     backend: raw.backend,
     server: 'coro',
+    tls: raw.tls,
+    build: raw.build,
     runs: raw.runs,
     warmup: raw.warmup,
     port: raw.port,
@@ -66,6 +73,9 @@ export function parseCompareOptions(raw: RawCompareOptions): CompareOptions {
     reference: raw.reference,
     timeout: raw.timeout,
   });
+  if (echo.tls && servers.some((s) => s !== 'coro')) {
+    throw new UsageError(`--tls needs --server coro (the ${servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
+  }
   echo.servers = servers;
   return {
     echo,
@@ -85,6 +95,8 @@ export function compareCommand(): Command {
     .option('--size <bytes>', 'bytes per transaction, CRLF included (default 100)')
     .option('--backend <name>', 'coro backends: a name, a comma list, or "all"', 'all')
     .option('--server <kind>', `servers: ${COMPARE_SERVER_KINDS.join(', ')} (go: when a Go toolchain is installed), a comma list, or "all"`, 'all')
+    .option('--tls', 'TLS between client and coro servers (the peers, which have no TLS, are left out)')
+    .option('--build <dir>', 'coro server of this native build folder (repeatable: one configuration each, coro/<backend>@<folder>); the client stays native/build\'s', repeatable)
     .option('--runs <n>', 'measured runs per configuration', '5')
     .option('--warmup <n>', 'unmeasured runs per configuration before them', '1')
     .option('--reference <config>', 'configuration the ratios are against', DEFAULT_REFERENCE)
@@ -105,7 +117,9 @@ Examples:
   coro-bench compare                                   # 100 x 100 x 100 on every server and backend, 5 runs each
   coro-bench compare --conns 50 --txns 200 --runs 10
   coro-bench compare --profile c1k --export results/compare.html
-  coro-bench compare --server coro,epoll --backend epoll --no-switch --json > compare.json`,
+  coro-bench compare --server coro,epoll --backend epoll --no-switch --json > compare.json
+  coro-bench compare --tls --backend epoll --no-switch --build native/build --build native/build-s2n
+                                                       # OpenSSL against s2n-tls in one table (npm run test:s2n builds native/build-s2n)`,
     )
     .action(async (raw: RawCompareOptions) => {
       process.exitCode = await compareAction(parseCompareOptions(raw), stdio());

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
-import { choices, exportFile, int, LIMITS, pin } from './parse.js';
+import { buildDirs, choices, exportFile, int, LIMITS, pin, repeatable } from './parse.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -14,6 +14,8 @@ export interface EchoOptions {
   backends: string[];
   servers: ServerKind[];
   tls: boolean;
+  /** --build folders (absolute) whose coro server runs the workload; [] = the default build. */
+  builds: string[];
   runs: number;
   warmup: number;
   port: number;
@@ -33,6 +35,7 @@ export interface RawEchoOptions {
   backend?: string;
   server: string;
   tls?: boolean;
+  build?: string[];
   runs: string;
   warmup: string;
   port: string;
@@ -62,6 +65,7 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     backends: parseBackends(raw.backend),
     servers: choices('--server', raw.server, SERVER_KINDS),
     tls: raw.tls === true,
+    builds: buildDirs(raw.build),
     runs: int('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
     warmup: int('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
@@ -90,6 +94,7 @@ export function echoCommand(): Command {
     .option('--backend <name>', 'event backend of the coro server: a name, a comma list, or "all" (default: the fastest of this build)')
     .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all"`, 'coro')
     .option('--tls', 'TLS between client and the coro server (echo_server -t / echo_client -t)')
+    .option('--build <dir>', 'run the coro server of this native build folder (repeatable: one configuration each, named coro/<backend>@<folder>); the client stays native/build\'s', repeatable)
     .option('--runs <n>', 'measured runs per configuration', '5')
     .option('--warmup <n>', 'unmeasured runs per configuration before them', '1')
     .option('--port <n>', 'server port (0 = an ephemeral port per run)', '0')
@@ -108,7 +113,8 @@ Examples:
   coro-bench echo --conns 100 --txns 100 --size 100 --raw
   coro-bench echo --server all --runs 10 --export results/echo.json
   coro-bench echo --backend all --runs 5 --json > echo.json
-  coro-bench echo --tls --conns 10 --txns 1000`,
+  coro-bench echo --tls --conns 10 --txns 1000
+  coro-bench echo --tls --build native/build --build native/build-s2n   # OpenSSL against s2n (npm run test:s2n builds it)`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

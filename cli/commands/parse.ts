@@ -1,9 +1,10 @@
 // Validation of raw option strings into typed values. Every failure is a
 // UsageError with one line naming the option, the bad value and what is valid.
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { exporterFor } from '../export/exporter.js';
+import { buildLabel } from '../paths.js';
 
 export function int(name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const s = String(raw).trim();
@@ -73,4 +74,30 @@ export function exportFile(raw: unknown): string | undefined {
   const dir = dirname(resolve(file));
   if (!existsSync(dir)) throw new UsageError(`cannot export to "${file}": folder ${dir} does not exist`);
   return file;
+}
+
+/** Commander collector for an option that may be given several times. */
+export function repeatable(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * --build folders (repeatable): each must hold an echo_server, and their
+ * last components, which name them in results ("coro/epoll+tls@build-s2n"),
+ * must differ. Returns absolute paths.
+ */
+export function buildDirs(raw: string[] | undefined): string[] {
+  const dirs = (raw ?? []).map((d) => resolve(d));
+  const seen = new Map<string, string>();
+  for (const [i, dir] of dirs.entries()) {
+    const given = (raw as string[])[i];
+    if (!existsSync(join(dir, 'echo_server'))) {
+      throw new UsageError(`--build ${given}: no echo_server there (build one with \`make -C native BUILD=<folder>\`, e.g. \`npm run test:s2n\` makes native/build-s2n)`);
+    }
+    const label = buildLabel(dir);
+    const other = seen.get(label);
+    if (other !== undefined && other !== dir) throw new UsageError(`--build ${given}: another --build folder is also named "${label}"; rename one`);
+    seen.set(label, dir);
+  }
+  return [...new Set(dirs)];
 }

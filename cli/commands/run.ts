@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { runAction } from '../actions/run.js';
 import { UsageError } from '../errors.js';
-import { exportFile, int, LIMITS, optionalInt, pin } from './parse.js';
+import { buildDirs, exportFile, int, LIMITS, optionalInt, pin, repeatable } from './parse.js';
 import { stdio } from './io.js';
 
 export interface RunOptions {
@@ -16,6 +16,8 @@ export interface RunOptions {
     warmup?: number;
     idleSeconds?: number;
   };
+  /** --build folders (absolute) whose coro server runs the echo and idle workloads; [] = the default build. */
+  builds: string[];
   port: number;
   json: boolean;
   export?: string;
@@ -31,6 +33,7 @@ export interface RawRunOptions {
   runs?: string;
   warmup?: string;
   idle?: string;
+  build?: string[];
   port: string;
   json?: boolean;
   export?: string;
@@ -52,6 +55,7 @@ export function parseRunOptions(profile: string | undefined, raw: RawRunOptions)
       warmup: optionalInt('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
       idleSeconds: optionalInt('--idle', raw.idle, 1, 3600),
     },
+    builds: buildDirs(raw.build),
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
     json: raw.json === true,
     export: exportFile(raw.export),
@@ -71,6 +75,7 @@ export function runCommand(): Command {
     .option('--runs <n>', 'override measured runs')
     .option('--warmup <n>', 'override warmup runs')
     .option('--idle <seconds>', 'override how long idle connections stay idle')
+    .option('--build <dir>', 'coro server of this native build folder for the echo and idle workloads (repeatable: one configuration each, coro/<backend>@<folder>)', repeatable)
     .option('--port <n>', 'server port (0 = ephemeral)', '0')
     .option('--json', 'print only the JSON results document on stdout')
     .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
@@ -84,6 +89,7 @@ Examples:
   coro-bench run readme
   coro-bench run c1k --runs 5 --export results/c1k.html
   coro-bench run idle10k --json > idle.json
+  coro-bench run tls-libs --build native/build --build native/build-s2n   # OpenSSL against s2n-tls
   coro-bench run readme --conns 4 --txns 10 --runs 1 --warmup 0   # a quick smoke run`,
     )
     .action(async (profile: string | undefined, raw: RawRunOptions) => {

@@ -25,11 +25,18 @@ export function resolveBackends(backends: string[]): string[] {
   return [...new Set(backends)];
 }
 
-export function resolveConfigs(servers: ServerKind[], backends: string[], tls: boolean): ServerConfig[] {
+/**
+ * The configurations to run. `builds` (--build folders, absolute) multiply
+ * the coro server: one configuration per build and backend, the backends
+ * checked against the default build's library; [] means the default build.
+ */
+export function resolveConfigs(servers: ServerKind[], backends: string[], tls: boolean, builds: string[] = []): ServerConfig[] {
   const out: ServerConfig[] = [];
   for (const s of servers) {
     if (s === 'coro') {
-      for (const b of resolveBackends(backends)) out.push({ server: 'coro', backend: b, tls });
+      for (const build of builds.length ? builds : [undefined]) {
+        for (const b of resolveBackends(backends)) out.push({ server: 'coro', backend: b, tls, ...(build ? { build } : {}) });
+      }
     } else {
       out.push({ server: s, backend: PEER_BACKEND[s], tls: false });
     }

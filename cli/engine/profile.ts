@@ -68,6 +68,8 @@ function available(configs: ServerConfig[], label: string): { run: ServerConfig[
 }
 
 export interface ProfileRunContext {
+  /** --build folders (absolute) whose coro server runs the echo and idle workloads; [] or undefined: the default build. */
+  builds?: string[];
   port: number;
   pinning: Pinning;
   progress: Progress;
@@ -80,7 +82,7 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
   try {
     switch (w.kind) {
       case 'echo': {
-        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, w.tls), label);
+        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, w.tls, ctx.builds), label);
         if (configs.length === 0) return mergeOutputs(skip);
         ctx.progress.note(`${label}: echo ${w.conns}x${w.txns}x${w.size} on ${configs.map(configName).join(', ')}`);
         const out = await runEchoSuite(
@@ -100,7 +102,7 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
         return mergeOutputs([out, ...skip]);
       }
       case 'idle': {
-        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, false), label);
+        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, w.tls, ctx.builds), label);
         if (configs.length === 0) return mergeOutputs(skip);
         let fileLimit: number;
         try {

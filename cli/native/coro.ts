@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NativeMissingError } from '../errors.js';
-import { BUILD_HINT, paths } from '../paths.js';
+import { BUILD_HINT, buildPaths, paths } from '../paths.js';
 
 type Ffi = typeof import('ffi-rs');
 const require = createRequire(import.meta.url);
@@ -79,6 +79,26 @@ export const coroVersion = (): string => str('coro_version');
 export const coroArch = (): string => str('coro_arch');
 export const coroTlsLibrary = (): string => str('coro_tls_library');
 export const coroBuildFlags = (): string => str('coro_build_flags');
+
+/**
+ * coro_tls_library() of another build folder's libcoro.so (a --build folder),
+ * opened beside the default library under its own key; what that build says
+ * it is, e.g. "s2n-tls 8cbf81ad7 over OpenSSL 3.0.19 ...". A missing or
+ * unloadable library is reported as missing ("-" plus why), never guessed.
+ */
+export function tlsLibraryOf(dir: string): string {
+  const library = buildPaths(dir).library;
+  if (library === paths.library) return coroTlsLibrary();
+  if (!existsSync(library)) return `- (no ${library})`;
+  const mod = require('ffi-rs') as Ffi;
+  const key = `libcoro@${library}`;
+  try {
+    mod.open({ library: key, path: library });
+    return mod.load({ library: key, funcName: 'coro_tls_library', retType: mod.DataType.String, paramsType: [], paramsValue: [] }) as string;
+  } catch (err) {
+    return `- (cannot ask ${library}: ${err instanceof Error ? err.message : String(err)})`;
+  }
+}
 export const coroDefaultStackBytes = (): number => i64('coro_default_stack_bytes');
 /** Backend names of this build, fastest first. */
 export const coroBackends = (): string[] =>

@@ -31,6 +31,8 @@ export interface IdleWorkload extends Common {
   idle_s: number;
   servers: ServerKind[];
   backends: string[];
+  /** The coro servers' connections are TLS sessions (the peers have no TLS). */
+  tls: boolean;
 }
 
 export interface SmtpWorkload extends Common {
@@ -160,6 +162,7 @@ export function parseProfile(name: string, text: string): Profile {
           idle_s: r.int('idle_s', 2, 1, 3600),
           servers: r.servers(),
           backends: r.strings('backends', []),
+          tls: r.bool('tls', false),
         };
       case 'smtp':
         return {

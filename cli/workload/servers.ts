@@ -2,7 +2,7 @@
 // the protocol of docs/programs.md and print the same ready line.
 import { existsSync } from 'node:fs';
 import { NativeMissingError } from '../errors.js';
-import { BUILD_HINT, paths } from '../paths.js';
+import { BUILD_HINT, buildLabel, buildPaths, paths } from '../paths.js';
 
 export const SERVER_KINDS = ['coro', 'epoll', 'node'] as const;
 /**
@@ -23,16 +23,25 @@ export interface ServerConfig {
   /** Event backend of the coro server; the peers' fixed mechanism otherwise. */
   backend: string;
   tls: boolean;
+  /**
+   * The coro server of another native build folder (absolute; --build), e.g.
+   * native/build-s2n; undefined: the default build's. The client is always
+   * the default build's echo_client, so that only the server differs.
+   */
+  build?: string;
 }
 
+/** "coro/epoll", "coro/epoll+tls", "node"; "coro/epoll+tls@build-s2n" for a --build folder. */
 export function configName(c: ServerConfig): string {
   const base = c.server === 'coro' ? `coro/${c.backend}` : c.server;
-  return c.tls ? `${base}+tls` : base;
+  const name = c.tls ? `${base}+tls` : base;
+  return c.build ? `${name}@${buildLabel(c.build)}` : name;
 }
 
-/** The program file a server kind needs (to check before running anything). */
-export function serverProgram(kind: ServerKind): string {
-  return { coro: paths.echoServer, epoll: paths.epollEcho, node: paths.nodeEcho, go: paths.goEcho }[kind];
+/** The program file a configuration's server needs (to check before running anything). */
+export function serverProgram(c: ServerConfig): string {
+  if (c.server === 'coro' && c.build) return buildPaths(c.build).echoServer;
+  return { coro: paths.echoServer, epoll: paths.epollEcho, node: paths.nodeEcho, go: paths.goEcho }[c.server];
 }
 
 export function requireProgram(file: string, what: string): void {
@@ -46,7 +55,7 @@ export function serverArgv(c: ServerConfig, port: number): string[] {
   const common = ['-a', '127.0.0.1', '-P', String(port)];
   switch (c.server) {
     case 'coro':
-      return [paths.echoServer, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
+      return [serverProgram(c), ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
     case 'epoll':
       return [paths.epollEcho, ...common];
     case 'node':

@@ -59,8 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -92,24 +90,10 @@ static int coro_bio_write(BIO *b, const char *buf, int len)
 {
     coro_tls_session_t *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t w = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(t->fd, buf, (size_t)len);
-        if (w >= 0)
-            return (int)w;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            coro_fd_t *f = coro__fd_get(t->fd);
-            if (f)
-                f->write_ready = 0; /* the next writable event is news */
-            BIO_set_retry_write(b);
-            return -1;
-        }
-        t->io_errno = errno;
-        return -1;
-    }
+    ssize_t w = coro__tls_sock_send(t->fd, buf, (size_t)len, &t->io_errno);
+    if (w < 0 && errno == EAGAIN)
+        BIO_set_retry_write(b);
+    return (int)w;
 }
 
 static int coro_bio_read(BIO *b, char *buf, int len)
@@ -118,44 +102,10 @@ static int coro_bio_read(BIO *b, char *buf, int len)
     BIO_clear_retry_flags(b);
     if (len <= 0)
         return 0;
-    coro_fd_t *f = coro__fd_get(t->fd);
-    /* Known drained (a short read or EAGAIN since the last event): skip the
-     * syscall that would only say EAGAIN, exactly as coro_read does. */
-    if (f && !f->read_ready) {
+    ssize_t r = coro__tls_sock_recv(t->fd, buf, (size_t)len, &t->io_errno);
+    if (r < 0 && errno == EAGAIN)
         BIO_set_retry_read(b);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, (size_t)len, 0);
-        if (r < 0 && errno == ENOTSOCK)
-            r = read(t->fd, buf, (size_t)len);
-        f = coro__fd_get(t->fd);
-        if (r > 0) {
-            /* Short: the socket is drained, unless the peer hung up (then
-             * EOF is left and no further event will announce it). */
-            if (f)
-                f->read_ready = r == len || f->read_final;
-            return (int)r;
-        }
-        if (r == 0) {
-            if (f)
-                f->read_ready = 1; /* EOF stays readable; no edge will come */
-            t->io_errno = 0;
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (f)
-                f->read_ready = 0;
-            BIO_set_retry_read(b);
-            return -1;
-        }
-        t->io_errno = errno;
-        if (f)
-            f->read_ready = 1; /* the error is what the next read will see */
-        return -1;
-    }
+    return (int)r;
 }
 
 static long coro_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
@@ -196,46 +146,19 @@ static BIO_METHOD *get_bio_method(void)
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
-/* At most REPORTS_PER_SECOND lines a second: a peer that fails handshakes
- * on purpose, connection after connection, must not flood the log. Lines
- * held back are counted and the count is given with the next line shown. */
-#define REPORTS_PER_SECOND 10
-
-static bool report_allowed(void)
-{
-    static int64_t window_start;
-    static int shown_in_window;
-    int64_t now = coro_now_ns();
-    if (now - window_start >= 1000000000) {
-        window_start = now;
-        shown_in_window = 0;
-    }
-    return shown_in_window++ < REPORTS_PER_SECOND;
-}
-
-/* Writes "coro tls: WHAT: REASON" to stderr, REASON being the first error in
- * OpenSSL's queue (or `fallback`), and empties the queue. */
+/* Writes "coro tls: WHAT: REASON" to stderr (rate-limited, tls.c), REASON
+ * being the first error in OpenSSL's queue (or `fallback`), and empties the
+ * queue. */
 static void report(const char *what, const char *fallback)
 {
-    static long long held_back;
-    if (!report_allowed()) {
-        held_back++;
-        ERR_clear_error();
-        return;
-    }
-    if (held_back) {
-        fprintf(stderr, "coro tls: %lld more error lines were held back (at most %d a second)\n",
-                held_back, REPORTS_PER_SECOND);
-        held_back = 0;
-    }
     char reason[256];
     unsigned long e = ERR_get_error();
     if (e)
         ERR_error_string_n(e, reason, sizeof reason);
     else
         snprintf(reason, sizeof reason, "%s", fallback ? fallback : "unknown error");
-    fprintf(stderr, "coro tls: %s: %s\n", what, reason);
     ERR_clear_error();
+    coro__tls_report(what, reason);
 }
 
 /* True when the error queue says the peer closed without close_notify. */
