@@ -100,7 +100,10 @@ typedef struct coro_fd {
      * again, and an edge-triggered backend will not say so twice, so
      * read_ready stays set from now on (a short read does not clear it). */
     uint8_t read_final;
-    uint8_t pad[4];
+    uint8_t pad[2];
+    /* A socket error a backend reported with an event (kqueue's fflags),
+     * 0 if none: for when SO_ERROR was already read and so cleared. */
+    uint16_t event_error;
 } coro_fd_t;
 
 typedef struct coro_runtime {

@@ -119,7 +119,7 @@ int coro_tcp_connect(const char *host, int port)
         int err = 0;
         socklen_t el = sizeof err;
         if (coro_wait_writable(fd) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
-            err) {
+            err || (err = coro__fd_get(fd)->event_error)) {
             int e = err ? err : errno;
             coro_close(fd);
             errno = e;
