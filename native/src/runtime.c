@@ -3,6 +3,7 @@
  * guard page, the overflow reporter, the backend) and the event loop.
  */
 #include "runtime.h"
+#include "compat.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -42,6 +43,12 @@ static unsigned valgrind_stack_id;
  * Only async-signal-safe calls: write(2) and abort(). */
 static char overflow_altstack[64 * 1024];
 static struct sigaction previous_segv;
+/* macOS reports a touch of a PROT_NONE guard page as SIGBUS, not SIGSEGV
+ * (and so may a BSD, depending on its settings): catch both there. */
+#ifndef __linux__
+#define CORO_GUARD_SIGBUS 1
+static struct sigaction previous_bus;
+#endif
 
 static size_t fmt_u64(char *out, unsigned long long v)
 {
@@ -77,17 +84,21 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     }
     /* Not ours: hand over to whoever was installed before, or die as the
      * default action would. */
-    if (previous_segv.sa_flags & SA_SIGINFO && previous_segv.sa_sigaction) {
-        previous_segv.sa_sigaction(sig, si, uctx);
+    struct sigaction *prev = &previous_segv;
+#ifdef CORO_GUARD_SIGBUS
+    if (sig == SIGBUS)
+        prev = &previous_bus;
+#endif
+    if (prev->sa_flags & SA_SIGINFO && prev->sa_sigaction) {
+        prev->sa_sigaction(sig, si, uctx);
         return;
     }
-    if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN &&
-        previous_segv.sa_handler) {
-        previous_segv.sa_handler(sig);
+    if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN && prev->sa_handler) {
+        prev->sa_handler(sig);
         return;
     }
-    signal(SIGSEGV, SIG_DFL);
-    raise(SIGSEGV);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static void install_overflow_reporter(void)
@@ -100,6 +111,9 @@ static void install_overflow_reporter(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &previous_segv);
+#ifdef CORO_GUARD_SIGBUS
+    sigaction(SIGBUS, &sa, &previous_bus);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -212,6 +226,9 @@ int coro_runtime_destroy(void)
 #endif
     munmap(rt->map_base, rt->map_bytes);
     sigaction(SIGSEGV, &previous_segv, NULL);
+#ifdef CORO_GUARD_SIGBUS
+    sigaction(SIGBUS, &previous_bus, NULL);
+#endif
     free(rt);
     coro__rt = NULL;
     return 0;
