@@ -95,7 +95,7 @@ typedef struct coro_fd {
      * or a short read. This is what makes edge-triggered backends safe. */
     uint8_t read_ready;          /* 0, 1, or CORO_READY_UNKNOWN */
     uint8_t write_ready;
-    uint8_t backend_registered;  /* for backends that register once */
+    uint8_t backend_registered;  /* the backend's: 1 (epoll), filter bits (kqueue) */
     /* The backend reported a hang-up or error: reads will never block
      * again, and an edge-triggered backend will not say so twice, so
      * read_ready stays set from now on (a short read does not clear it). */
