@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the tools the noise-free metrics count with, valgrind (callgrind)
-# and strace, with apt-get when they are missing and that is possible (root,
+# and strace, and Go for the Go echo peer, with apt-get when they are missing and that is possible (root,
 # or sudo without a password). Without them those metrics are skipped, and
 # the tests that need them say so; so a failed install only warns.
 # Run by .ci/run before the tests and by scripts/ci-gate.sh.
@@ -9,6 +9,9 @@ set -uo pipefail
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v strace >/dev/null || missing+=(strace)
+# Debian's Go toolchain: `compare` builds and measures the Go echo peer
+# (native/peers/go_echo) with it; without it that peer is skipped.
+command -v go >/dev/null || missing+=(golang-go)
 ((${#missing[@]})) || exit 0
 
 sudo=()

@@ -13,16 +13,27 @@ import { READY_LINE, waitForReady } from '../cli/workload/ready.js';
 
 export const HOST = '127.0.0.1';
 
-/** Backends of this build, as the server lists them. */
+/**
+ * Backends of this build, as the server lists them; narrowed to those named
+ * in CORO_TEST_BACKENDS (comma-separated) when it is set (scripts/
+ * test-kqueue.sh). A name the build lacks throws, so that a typo cannot
+ * pass having tested nothing.
+ */
 export function serverBackends(): string[] {
+  let all: string[];
   try {
-    return execFileSync(paths.echoServer, ['--list-backends'], { encoding: 'utf8' })
+    all = execFileSync(paths.echoServer, ['--list-backends'], { encoding: 'utf8' })
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean);
   } catch {
     return [];
   }
+  const want = (process.env.CORO_TEST_BACKENDS ?? '').split(',').filter(Boolean);
+  if (want.length === 0) return all;
+  const unknown = want.filter((b) => !all.includes(b));
+  if (unknown.length > 0) throw new Error(`CORO_TEST_BACKENDS names ${unknown.join(', ')}, not a backend of this build (${all.join(', ')})`);
+  return want;
 }
 
 export interface Server {

@@ -35,8 +35,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/signalfd.h>
+#endif
 
 #define DEFAULT_PORT 9001
 #define DEFAULT_MAX_LINE (64 * 1024)
@@ -93,6 +95,7 @@ static void server_stop(void)
     coro_loop_stop();
 }
 
+#ifdef __linux__
 /* Turns SIGINT/SIGTERM into server_stop(). The signals are blocked in
  * main() and read here from a signalfd, as an ordinary fd wait. */
 static void signal_watcher(void *arg)
@@ -104,6 +107,28 @@ static void signal_watcher(void *arg)
     fprintf(stderr, "echo_server: caught %s, stopping\n", strsignal((int)si.ssi_signo));
     server_stop();
 }
+#else
+/* Elsewhere (no signalfd): the same through a self-pipe. The handler
+ * writes the signal's number as one byte; the watcher reads it. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(signal_pipe[1], &b, 1); /* async-signal-safe */
+    (void)w;
+}
+
+static void signal_watcher(void *arg)
+{
+    int sfd = (int)(intptr_t)arg;
+    unsigned char b;
+    if (coro_read(sfd, &b, 1) != 1)
+        return; /* the fd failed: run on without signal handling */
+    fprintf(stderr, "echo_server: caught %s, stopping\n", strsignal(b));
+    server_stop();
+}
+#endif
 
 /* The coro++ demo "thing thread": proves that timers run beside the I/O. */
 static void thing_thread(void *arg)
@@ -149,6 +174,7 @@ static void acceptor(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                     */
 
+#ifdef __linux__
 /* Blocks SIGINT/SIGTERM and returns a non-blocking signalfd for them. */
 static int open_signal_fd(void)
 {
@@ -163,6 +189,22 @@ static int open_signal_fd(void)
         coro_fd_setup(fd);
     return fd;
 }
+#else
+/* Returns the read end of a self-pipe that SIGINT/SIGTERM write to. */
+static int open_signal_fd(void)
+{
+    if (pipe(signal_pipe) < 0 || coro_fd_setup(signal_pipe[0]) < 0 ||
+        coro_fd_setup(signal_pipe[1]) < 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+        return -1;
+    return signal_pipe[0];
+}
+#endif
 
 int main(int argc, char **argv)
 {

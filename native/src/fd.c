@@ -10,6 +10,7 @@
  * backends cannot lose an edge that arrived while nobody was waiting.
  */
 #include "runtime.h"
+#include "compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -341,11 +342,7 @@ int coro_close(int fd)
 
 int coro_fd_setup(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    int fdfl = fcntl(fd, F_GETFD);
-    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+    if (coro__fd_flags(fd) < 0)
         return -1;
     coro__fd_reset(fd);
     return 0;

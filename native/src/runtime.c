@@ -3,6 +3,7 @@
  * guard page, the overflow reporter, the backend) and the event loop.
  */
 #include "runtime.h"
+#include "compat.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -45,6 +46,12 @@ static struct sigaction previous_segv;
 /* The thread's alternate signal stack before ours: put back on destroy, so
  * that a program (or a runtime such as Node's) that had its own keeps it. */
 static stack_t previous_altstack;
+/* macOS reports a touch of a PROT_NONE guard page as SIGBUS, not SIGSEGV
+ * (and so may a BSD, depending on its settings): catch both there. */
+#ifndef __linux__
+#define CORO_GUARD_SIGBUS 1
+static struct sigaction previous_bus;
+#endif
 
 static size_t fmt_u64(char *out, unsigned long long v)
 {
@@ -80,17 +87,21 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     }
     /* Not ours: hand over to whoever was installed before, or die as the
      * default action would. */
-    if (previous_segv.sa_flags & SA_SIGINFO && previous_segv.sa_sigaction) {
-        previous_segv.sa_sigaction(sig, si, uctx);
+    struct sigaction *prev = &previous_segv;
+#ifdef CORO_GUARD_SIGBUS
+    if (sig == SIGBUS)
+        prev = &previous_bus;
+#endif
+    if (prev->sa_flags & SA_SIGINFO && prev->sa_sigaction) {
+        prev->sa_sigaction(sig, si, uctx);
         return;
     }
-    if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN &&
-        previous_segv.sa_handler) {
-        previous_segv.sa_handler(sig);
+    if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN && prev->sa_handler) {
+        prev->sa_handler(sig);
         return;
     }
-    signal(SIGSEGV, SIG_DFL);
-    raise(SIGSEGV);
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 /* Puts back the alternate signal stack that was there before ours. */
@@ -124,6 +135,15 @@ static int install_overflow_reporter(void)
         errno = e;
         return -1;
     }
+#ifdef CORO_GUARD_SIGBUS
+    if (sigaction(SIGBUS, &sa, &previous_bus) < 0) {
+        int e = errno;
+        sigaction(SIGSEGV, &previous_segv, NULL);
+        restore_altstack();
+        errno = e;
+        return -1;
+    }
+#endif
     return 0;
 }
 
@@ -243,6 +263,10 @@ int coro_runtime_destroy(void)
     munmap(rt->map_base, rt->map_bytes);
     if (sigaction(SIGSEGV, &previous_segv, NULL) < 0)
         perror("coro: restoring the previous SIGSEGV handler");
+#ifdef CORO_GUARD_SIGBUS
+    if (sigaction(SIGBUS, &previous_bus, NULL) < 0)
+        perror("coro: restoring the previous SIGBUS handler");
+#endif
     restore_altstack();
     free(rt);
     coro__rt = NULL;

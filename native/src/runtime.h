@@ -95,12 +95,15 @@ typedef struct coro_fd {
      * or a short read. This is what makes edge-triggered backends safe. */
     uint8_t read_ready;          /* 0, 1, or CORO_READY_UNKNOWN */
     uint8_t write_ready;
-    uint8_t backend_registered;  /* for backends that register once */
+    uint8_t backend_registered;  /* the backend's: 1 (epoll), filter bits (kqueue) */
     /* The backend reported a hang-up or error: reads will never block
      * again, and an edge-triggered backend will not say so twice, so
      * read_ready stays set from now on (a short read does not clear it). */
     uint8_t read_final;
-    uint8_t pad[4];
+    uint8_t pad[2];
+    /* A socket error a backend reported with an event (kqueue's fflags),
+     * 0 if none: for when SO_ERROR was already read and so cleared. */
+    uint16_t event_error;
 } coro_fd_t;
 
 typedef struct coro_runtime {

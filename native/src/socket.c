@@ -4,6 +4,7 @@
  * fd table is reset (the number may have been used before).
  */
 #include "runtime.h"
+#include "compat.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,7 +45,7 @@ int coro_tcp_listen(const char *host, int port, int backlog)
     }
     if (resolve(host ? host : "127.0.0.1", port, &ss, &sl) < 0)
         return -1;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = coro__stream_socket(ss.ss_family);
     if (fd < 0)
         return -1;
     int one = 1;
@@ -76,7 +77,7 @@ int coro_socket_port(int fd)
 int coro_accept(int listen_fd)
 {
     for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = coro__accept_socket(listen_fd);
         if (fd >= 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -102,7 +103,7 @@ int coro_tcp_connect(const char *host, int port)
     }
     if (resolve(host, port, &ss, &sl) < 0)
         return -1;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = coro__stream_socket(ss.ss_family);
     if (fd < 0)
         return -1;
     coro__fd_reset(fd);
@@ -119,7 +120,7 @@ int coro_tcp_connect(const char *host, int port)
         int err = 0;
         socklen_t el = sizeof err;
         if (coro_wait_writable(fd) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
-            err) {
+            err || (err = coro__fd_get(fd)->event_error)) {
             int e = err ? err : errno;
             coro_close(fd);
             errno = e;

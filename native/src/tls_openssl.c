@@ -52,6 +52,7 @@
  * host name is not checked: coro_stream_open_tls does not know it).
  */
 #include "runtime.h"
+#include "compat.h"
 #include "tls.h"
 
 #include <errno.h>

@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+extern "C" {
+#include "../demos/lib/demo_proc.h"
+}
 #include "check.h"
 
 static int64_t ms_since(int64_t t0_ns)
@@ -338,11 +341,11 @@ static void test_streams(coro::runtime &rt)
 /* TLS with the build's test certificate (build/tls/, next to tests/). */
 static void test_tls(coro::runtime &rt)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    std::string dir = dirname(exe);
-    std::string cert = dir + "/../tls/cert.pem", key = dir + "/../tls/key.pem";
+    char cert_path[PATH_MAX], key_path[PATH_MAX];
+    if (demo_exe_relative("../tls/cert.pem", cert_path, sizeof cert_path) < 0 ||
+        demo_exe_relative("../tls/key.pem", key_path, sizeof key_path) < 0)
+        cert_path[0] = key_path[0] = '\0';
+    std::string cert = cert_path, key = key_path;
     if (std::strcmp(coro_tls_library(), "none") == 0 || access(cert.c_str(), R_OK) != 0) {
         std::printf("skip: TLS stream (no TLS library or no %s)\n", cert.c_str());
         return;

@@ -25,6 +25,7 @@
  * Every wait is bounded (alarm); children are killed on failure. Exits 0
  * with "skip" when the programs are not built (a tests-only build).
  */
+#include "../demos/lib/demo_proc.h"
 #include "../demos/lib/smtp_body.h"
 
 #include <dirent.h>
@@ -303,14 +304,10 @@ static void check_spool(const char *outside)
 
 int main(void)
 {
-    char exe[PATH_MAX], server[PATH_MAX + 32], client[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
-        die("readlink /proc/self/exe");
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    snprintf(server, sizeof server, "%s/../smtp_server", exe);
-    snprintf(client, sizeof client, "%s/../smtp_client", exe);
+    char server[PATH_MAX + 32], client[PATH_MAX + 32];
+    if (demo_exe_relative("../smtp_server", server, sizeof server) < 0 ||
+        demo_exe_relative("../smtp_client", client, sizeof client) < 0)
+        die("cannot find this executable's folder");
     if (access(server, X_OK) < 0 || access(client, X_OK) < 0) {
         printf("skip: %s or %s not built\n", server, client);
         return 0;

@@ -24,14 +24,32 @@
 
 /* void regs_roundtrip(uintptr_t seed, uintptr_t out[NREGS]): loads register
  * k with seed + k, calls coro_yield_now(), stores the registers into out. */
+/* ELF and Mach-O spell a hidden function differently: Mach-O C symbols have
+ * a leading underscore, and it has no .type/.size. */
+#ifdef __APPLE__
+#define ASM_FUNC_BEGIN(name) ".globl _" #name "\n.private_extern _" #name "\n_" #name ":\n"
+#define ASM_FUNC_END(name) ""
+#define ASM_CALL(name) "_" #name
+#else
+#define ASM_FUNC_BEGIN(name)                                                             \
+    ".globl " #name "\n.hidden " #name "\n.type " #name ", " ASM_FUNCTION_TYPE "\n" #name ":\n"
+#define ASM_FUNC_END(name) ".size " #name ", .-" #name "\n"
+#if defined(__x86_64__)
+#define ASM_CALL(name) #name "@PLT"
+#else
+#define ASM_CALL(name) #name
+#endif
+#if defined(__aarch64__)
+#define ASM_FUNCTION_TYPE "%function"
+#else
+#define ASM_FUNCTION_TYPE "@function"
+#endif
+#endif
 #if defined(__x86_64__)
 #define NREGS 6
 static const char *const reg_names[NREGS] = {"rbx", "rbp", "r12", "r13", "r14", "r15"};
 __asm__(".text\n"
-        ".globl regs_roundtrip\n"
-        ".hidden regs_roundtrip\n"
-        ".type regs_roundtrip, @function\n"
-        "regs_roundtrip:\n"
+        ASM_FUNC_BEGIN(regs_roundtrip)
         "  pushq %rbx\n  pushq %rbp\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
         "  pushq %rsi\n" /* 7 pushes: the stack is 16-byte aligned for the call */
         "  movq %rdi, %rbx\n"
@@ -40,21 +58,18 @@ __asm__(".text\n"
         "  leaq 3(%rdi), %r13\n"
         "  leaq 4(%rdi), %r14\n"
         "  leaq 5(%rdi), %r15\n"
-        "  call coro_yield_now@PLT\n"
+        "  call " ASM_CALL(coro_yield_now) "\n"
         "  popq %rsi\n"
         "  movq %rbx, 0(%rsi)\n  movq %rbp, 8(%rsi)\n  movq %r12, 16(%rsi)\n"
         "  movq %r13, 24(%rsi)\n  movq %r14, 32(%rsi)\n  movq %r15, 40(%rsi)\n"
         "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbp\n  popq %rbx\n"
         "  ret\n"
-        ".size regs_roundtrip, .-regs_roundtrip\n");
+        ASM_FUNC_END(regs_roundtrip));
 #elif defined(__i386__)
 #define NREGS 4
 static const char *const reg_names[NREGS] = {"ebx", "esi", "edi", "ebp"};
 __asm__(".text\n"
-        ".globl regs_roundtrip\n"
-        ".hidden regs_roundtrip\n"
-        ".type regs_roundtrip, @function\n"
-        "regs_roundtrip:\n"
+        ASM_FUNC_BEGIN(regs_roundtrip)
         "  pushl %ebp\n  pushl %ebx\n  pushl %esi\n  pushl %edi\n"
         "  movl 20(%esp), %eax\n" /* seed */
         "  subl $12, %esp\n"      /* 16-byte alignment at the call */
@@ -62,23 +77,20 @@ __asm__(".text\n"
         "  leal 1(%eax), %esi\n"
         "  leal 2(%eax), %edi\n"
         "  leal 3(%eax), %ebp\n"
-        "  call coro_yield_now\n"
+        "  call " ASM_CALL(coro_yield_now) "\n"
         "  addl $12, %esp\n"
         "  movl 24(%esp), %eax\n" /* out */
         "  movl %ebx, 0(%eax)\n  movl %esi, 4(%eax)\n  movl %edi, 8(%eax)\n  movl %ebp, 12(%eax)\n"
         "  popl %edi\n  popl %esi\n  popl %ebx\n  popl %ebp\n"
         "  ret\n"
-        ".size regs_roundtrip, .-regs_roundtrip\n");
+        ASM_FUNC_END(regs_roundtrip));
 #elif defined(__aarch64__)
 #define NREGS 19
 static const char *const reg_names[NREGS] = {"x19", "x20", "x21", "x22", "x23", "x24", "x25",
                                              "x26", "x27", "x28", "x29", "d8",  "d9",  "d10",
                                              "d11", "d12", "d13", "d14", "d15"};
 __asm__(".text\n"
-        ".globl regs_roundtrip\n"
-        ".hidden regs_roundtrip\n"
-        ".type regs_roundtrip, %function\n"
-        "regs_roundtrip:\n"
+        ASM_FUNC_BEGIN(regs_roundtrip)
         "  stp x29, x30, [sp, #-176]!\n"
         "  stp x19, x20, [sp, #16]\n  stp x21, x22, [sp, #32]\n  stp x23, x24, [sp, #48]\n"
         "  stp x25, x26, [sp, #64]\n  stp x27, x28, [sp, #80]\n"
@@ -92,7 +104,7 @@ __asm__(".text\n"
         "  add x9, x0, #13\n  fmov d10, x9\n  add x9, x0, #14\n  fmov d11, x9\n"
         "  add x9, x0, #15\n  fmov d12, x9\n  add x9, x0, #16\n  fmov d13, x9\n"
         "  add x9, x0, #17\n  fmov d14, x9\n  add x9, x0, #18\n  fmov d15, x9\n"
-        "  bl coro_yield_now\n"
+        "  bl " ASM_CALL(coro_yield_now) "\n"
         "  ldr x1, [sp, #160]\n"
         "  stp x19, x20, [x1, #0]\n  stp x21, x22, [x1, #16]\n  stp x23, x24, [x1, #32]\n"
         "  stp x25, x26, [x1, #48]\n  stp x27, x28, [x1, #64]\n  str x29, [x1, #80]\n"
@@ -104,7 +116,7 @@ __asm__(".text\n"
         "  ldp d12, d13, [sp, #128]\n  ldp d14, d15, [sp, #144]\n"
         "  ldp x29, x30, [sp], #176\n"
         "  ret\n"
-        ".size regs_roundtrip, .-regs_roundtrip\n");
+        ASM_FUNC_END(regs_roundtrip));
 #else
 #error "test_switch_regs: add regs_roundtrip for this architecture"
 #endif

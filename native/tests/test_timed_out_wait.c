@@ -71,7 +71,8 @@ static void run_backend(const char *b)
 {
     CHECK(coro_runtime_init(0, b) == 0, "init %s", b);
 
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0, "socketpair");
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0, "socketpair");
+    CHECK(coro_fd_setup(fds[0]) == 0 && coro_fd_setup(fds[1]) == 0, "non-blocking");
     fill(fds[0]);
     writer_rc = -2;
     wait_ns = -1;

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../demos/lib/demo_proc.h"
 #include "check.h"
 #include "each_backend.h"
 
@@ -281,16 +282,10 @@ static int made_tmp_dir;
  * in a temporary folder. 0 or -1. */
 static int find_cert(char *cert, char *key, size_t cap)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *dir = dirname(exe);
-        snprintf(cert, cap, "%s/../tls/cert.pem", dir);
-        snprintf(key, cap, "%s/../tls/key.pem", dir);
-        if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
-            return 0;
-    }
+    if (demo_exe_relative("../tls/cert.pem", cert, cap) == 0 &&
+        demo_exe_relative("../tls/key.pem", key, cap) == 0 && access(cert, R_OK) == 0 &&
+        access(key, R_OK) == 0)
+        return 0;
     if (!mkdtemp(tmp_dir))
         return -1;
     made_tmp_dir = 1;

@@ -10,16 +10,54 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#elif defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#include <sys/types.h>
+#endif
+
+/* This executable's path: /proc/self/exe on Linux; macOS and FreeBSD have
+ * no /proc (FreeBSD's is rarely mounted) and their own calls. */
+static int self_exe(char *exe, size_t cap)
+{
+#if defined(__APPLE__)
+    char raw[4096];
+    uint32_t size = sizeof raw;
+    if (_NSGetExecutablePath(raw, &size) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char real[PATH_MAX];
+    if (!realpath(raw, real))
+        return -1;
+    if (strlen(real) >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(exe, real);
+    return 0;
+#elif defined(__FreeBSD__)
+    int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+    size_t len = cap;
+    return sysctl(mib, 4, exe, &len, NULL, 0);
+#else
+    ssize_t n = readlink("/proc/self/exe", exe, cap - 1);
+    if (n < 0)
+        return -1;
+    exe[n] = '\0';
+    return 0;
+#endif
+}
 
 int demo_exe_relative(const char *rel, char *out, size_t cap)
 {
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
+    if (self_exe(exe, sizeof exe) < 0)
         return -1;
-    exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
@@ -48,7 +86,16 @@ long demo_raise_fd_limit(void)
         return -1;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        int rc = setrlimit(RLIMIT_NOFILE, &rl);
+#ifdef OPEN_MAX
+        /* macOS: the hard limit is "unlimited" but the soft one may not
+         * exceed OPEN_MAX (EINVAL). */
+        if (rc < 0 && rl.rlim_max > OPEN_MAX) {
+            rl.rlim_cur = OPEN_MAX;
+            rc = setrlimit(RLIMIT_NOFILE, &rl);
+        }
+#endif
+        if (rc < 0)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
     return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;

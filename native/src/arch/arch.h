@@ -10,7 +10,11 @@
 #include <stdint.h>
 
 #if defined(__x86_64__) && !defined(_WIN32)
+#ifdef __APPLE__
+#define CORO_ARCH_NAME "x86_64-sysv-macho" /* switch_x86_64_sysv_macho.S, same layout */
+#else
 #define CORO_ARCH_NAME "x86_64-sysv-elf"
+#endif
 typedef struct coro_arch_ctx {
     void *rsp, *rip;
     void *rbx, *rbp, *r12, *r13, *r14, *r15;
@@ -71,8 +75,15 @@ static inline void coro_arch_ctx_init(coro_arch_ctx_t *ctx, char *top, void (*en
 #endif
 }
 
-#elif defined(__aarch64__) && defined(__ELF__)
+#elif defined(__aarch64__) && (defined(__ELF__) || defined(__APPLE__))
+/* Apple's arm64 ABI keeps AAPCS64's callee-saved set (x19-x28, x29, x30,
+ * d8-d15; it only reserves x18, which the switch never touches), so the
+ * Mach-O file has the same layout. */
+#ifdef __APPLE__
+#define CORO_ARCH_NAME "arm64-aapcs-macho"
+#else
 #define CORO_ARCH_NAME "arm64-aapcs-elf"
+#endif
 typedef struct coro_arch_ctx {
     void *sp, *pc;
     uint64_t x19_x28[10];

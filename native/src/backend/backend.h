@@ -47,6 +47,13 @@ typedef struct coro_backend_ops {
     int (*poll)(void *state, int64_t timeout_ns);
 } coro_backend_ops_t;
 
+/* kqueue: native on the BSDs and macOS; on Linux only in a build against
+ * libkqueue (make KQUEUE=libkqueue defines CORO_LIBKQUEUE), for testing. */
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || \
+    defined(__NetBSD__) || defined(__DragonFly__) || defined(CORO_LIBKQUEUE)
+#define CORO_HAVE_KQUEUE 1
+#endif
+
 /* Registry (registry.c): backends of this build, fastest first. */
 const coro_backend_ops_t *coro__backend_find(const char *name); /* NULL if unknown */
 const coro_backend_ops_t *coro__backend_default(void);

@@ -6,17 +6,14 @@
 
 #include <string.h>
 
-#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || \
-    defined(__NetBSD__) || defined(__DragonFly__)
-#define CORO_HAVE_KQUEUE 1
-#endif
-
+/* A libkqueue build exists to test the kqueue backend, so kqueue is its
+ * default (first): the tests that use the default backend test it. */
 static const coro_backend_ops_t *const registry[] = {
-#ifdef __linux__
-    &coro__backend_epoll,
-#endif
 #ifdef CORO_HAVE_KQUEUE
     &coro__backend_kqueue,
+#endif
+#ifdef __linux__
+    &coro__backend_epoll,
 #endif
     &coro__backend_poll,
     &coro__backend_select,
