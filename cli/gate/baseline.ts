@@ -68,6 +68,14 @@ export function parseBaseline(text: string, file: string): Baseline {
     if (x.abs_tolerance !== undefined && !(typeof x.abs_tolerance === 'number' && x.abs_tolerance >= 0)) {
       bad(`${where}: "abs_tolerance" must be a number >= 0`);
     }
+    if (x.exact !== undefined && x.exact !== 'instructions' && x.exact !== 'integer') bad(`${where}: "exact" must be "instructions" or "integer", got ${JSON.stringify(x.exact)}`);
+    if (x.spread !== undefined) {
+      const sp = x.spread as Record<string, unknown>;
+      const nums = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'number' && Number.isFinite(n));
+      if (!isObj(sp) || !(typeof sp.max_pct === 'number' && sp.max_pct >= 0) || !nums(sp.values) || !Array.isArray(sp.conditions) || sp.conditions.length !== (sp.values as unknown[]).length) {
+        bad(`${where}: "spread" must be { "max_pct": number >= 0, "values": [numbers], "conditions": [one string per value] }`);
+      }
+    }
   }
   return data as unknown as Baseline;
 }
