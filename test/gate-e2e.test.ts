@@ -60,7 +60,7 @@ t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, as
 
   const pass = await runCli(['check', '--profile', profile, '--baseline', base], { timeoutMs });
   t.equal(pass.code, 0, `${pass.stdout}\n${pass.stderr}`);
-  t.match(pass.stdout, /Regression gate \(threshold 10 %\)/);
+  t.match(pass.stdout, /Regression gate \(threshold 10 %; exact counts: their own\)/);
   t.match(pass.stdout, /bytes copied per switch, 0 B live stack/);
   t.notMatch(pass.stdout, /REGRESSION/);
   t.match(pass.stdout, /^Baseline: .*measured .* on /m, 'says where the baseline was measured');

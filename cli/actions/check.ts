@@ -93,6 +93,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   const ctx: MeasureContext = { progress, pinning, tmpDir: tmp, valgrind: findOnPath('valgrind'), strace: findOnPath('strace') };
   let rows: GateRow[];
   let metrics: Metric[];
+  let sharesNothing = false;
   try {
     progress.note(`check: profile ${settings.profile}, build ${paths.build}, baseline ${baseline ? o.baseline : '(none yet)'}, threshold ${o.thresholdPct} %${o.timed ? ', with timed metrics' : ''}`);
     const measured = mergeMeasurements([
@@ -101,6 +102,8 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     ]);
     metrics = measured.metrics;
     rows = rowsFor(measured, baseline, o);
+    const ids = [...measured.metrics, ...measured.failed, ...measured.skipped].map((m) => m.id);
+    sharesNothing = baseline !== undefined && ids.length > 0 && !ids.some((id) => baseline.metrics[id] !== undefined);
     // A borderline timed result is re-run once; the pooled samples decide.
     for (const row of rows.filter((r) => r.status === 'borderline')) {
       progress.note(`check: ${row.id} is borderline (${row.note}); re-running it once`);
@@ -124,9 +127,9 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   // Every row new: the baseline shares no metric with what was measured (a
   // baseline from another profile, or another build's metric ids). Comparing
   // nothing is not a pass.
-  if (baseline && !o.updateBaseline && rows.length > 0 && rows.every((r) => r.status === 'new' || r.status === 'skipped')) {
+  if (baseline && !o.updateBaseline && sharesNothing) {
     throw new UsageError(
-      `baseline ${o.baseline} (profile "${baseline.profile}") has none of the ${rows.length} metrics profile "${settings.profile}" measured: nothing was compared (record a baseline for this profile with \`coro-bench check --profile ${settings.profile} --update-baseline --baseline FILE\`)`,
+      `baseline ${o.baseline} (profile "${baseline.profile}") has none of the ${rows.filter((r) => r.status !== 'missing').length} metrics profile "${settings.profile}" measured: nothing was compared (record a baseline for this profile with \`coro-bench check --profile ${settings.profile} --update-baseline --baseline FILE\`)`,
     );
   }
   let status = exitStatus(rows);

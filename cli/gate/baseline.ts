@@ -1,6 +1,6 @@
-// The baseline file: what the gate compares against (README "Regression
-// gate" documents the format). JSON in reports/, written atomically and only
-// after a passing run (`check --update-baseline`).
+// The baseline file: what the gate compares against (docs/gate.md documents
+// the format). JSON in reports/, written atomically and only after a passing
+// run (`check --update-baseline`).
 import { readFileSync } from 'node:fs';
 import { writeAtomic } from '../export/exporter.js';
 import { UsageError } from '../errors.js';
