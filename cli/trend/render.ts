@@ -2,14 +2,11 @@
 // a self-contained HTML page with a line chart per metric: the values in
 // commit order, the reference, the gate's threshold band around it, and the
 // points that would have failed the gate marked in red.
+import { esc } from '../export/html.js';
 import { num } from '../render/format.js';
 import type { Table } from '../render/model.js';
 import type { Point } from './points.js';
 import type { Series, TrendEntry } from './series.js';
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** Short commit ("1a2b3c4d+dirty"), or "-" when not recorded. */
 export function shortCommit(p: Point): string {
@@ -77,14 +74,15 @@ export function lineChart(s: Series): string {
   parts.push(`<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(s.unit)}</text>`);
   parts.push(`<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle">commit (oldest left), measured date below</text>`);
   // The line and the points, x labels every few points so they do not overlap.
-  const every = Math.max(1, Math.ceil(n / 12));
+  // About 90 px per label (a date of 11 characters), so neighbours never overlap.
+  const every = Math.max(1, Math.ceil(n / Math.max(1, Math.floor(pw / 90))));
   const path = s.entries.map((e, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(e.value).toFixed(1)}`).join(' ');
   parts.push(`<path d="${path}" class="line"/>`);
   s.entries.forEach((e, i) => {
     const cls = e.verdict === 'regression' ? 'fail' : 'pt';
     const r = e.verdict === 'regression' ? 6 : 3.5;
     parts.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(e.value).toFixed(1)}" r="${r}" class="${cls}"><title>${esc(`${shortCommit(e.point)} ${day(e.point.date)}: ${num(e.value)} ${s.unit} (${VERDICT[e.verdict]})`)}</title></circle>`);
-    if (i % every === 0 || i === n - 1) {
+    if (i % every === 0) {
       parts.push(`<text x="${x(i).toFixed(1)}" y="${M.top + ph + 16}" text-anchor="middle">${esc(shortCommit(e.point).slice(0, 8))}</text>`);
       parts.push(`<text x="${x(i).toFixed(1)}" y="${M.top + ph + 30}" text-anchor="middle" class="small">${esc(e.point.date.slice(5, 16).replace('T', ' '))}</text>`);
     }
