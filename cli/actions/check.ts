@@ -58,6 +58,13 @@ function rowsFor(measured: ReturnType<typeof mergeMeasurements>, baseline: Basel
   return allowMissing(rows, o.allowMissing);
 }
 
+/** "a, b (why); c (why)": the unmeasured metrics grouped by their reason, in table order. */
+function byReason(rows: GateRow[]): string {
+  const groups = new Map<string, string[]>();
+  for (const r of rows) groups.set(r.note, [...(groups.get(r.note) ?? []), r.id]);
+  return [...groups].map(([why, ids]) => `${ids.join(', ')} (${why})`).join('; ');
+}
+
 /** --allow-missing names must be metrics of the baseline: a typo would otherwise allow nothing, silently. */
 function checkAllowed(o: CheckOptions, baseline: Baseline | undefined): void {
   const unknown = o.allowMissing.filter((id) => !baseline?.metrics[id]);
@@ -211,7 +218,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     const line = problem
       ? problem
       : gaps.length > 0
-        ? `${gaps.length} baseline metric(s) not measured: ${gaps.map((r) => `${r.id} (${r.note})`).join('; ')}; accept a gap explicitly with --allow-missing ${gaps.map((r) => r.id).join(',')}`
+        ? `${gaps.length} baseline metric(s) not measured: ${byReason(gaps)}; accept a gap explicitly with --allow-missing ${gaps.map((r) => r.id).join(',')}`
         : bad
           ? `${bad.id}: ${bad.note}`
           : 'no metric could be compared with the baseline';

@@ -26,7 +26,7 @@ export async function trendAction(o: ReportOptions, io: IO): Promise<number> {
     throw new UsageError(`--metric ${o.metrics.join(',')} matches none of the metrics in these files (${all.join(', ')})`);
   }
   const noCommit = points.filter((p) => !p.commit).length;
-  const sources = `${points.length} point(s) from ${o.files.join(', ')}${noCommit ? `; ${noCommit} record no commit (older files): ordered by their measurement date` : ''}`;
+  const sources = `${points.length} point(s) from ${o.files.join(', ')}${noCommit ? `; ${noCommit} record no commit: ordered by their measurement date` : ''}`;
   if (o.json) {
     io.out(`${JSON.stringify({ schema: 'coro-bench/trend@1', sources, series: series.map((s) => ({ ...s, entries: s.entries.map((e) => ({ file: e.point.file, kind: e.point.kind, commit: e.point.commit, commit_date: e.point.commit_date, date: e.point.date, value: e.value, cost: e.cost, verdict: e.verdict })) })) }, null, 2)}\n`);
   } else if (!o.html || io.stdoutIsTTY) {
