@@ -143,12 +143,15 @@ t.test('check: an injected slowdown fails the gate, the same binary without it p
   noLeftovers(t, slow);
 
   // Instruction counts grow linearly with the loops: the count for +2 % follows from the 40-loop cost.
-  const perLoop = (doc.rows.find((r: { id: string }) => r.id === txn).decision.cost - 1) / 40;
-  const loops2 = Math.ceil(0.02 / perLoop);
+  // (With 4 connections the tiny profile's spread can lift the threshold above 1 %: then aim 0.5 % beyond it.)
+  const row40 = doc.rows.find((r: { id: string }) => r.id === txn);
+  t.ok(row40.threshold_pct < 5, `the exact threshold (${row40.threshold_pct.toFixed(2)} %), not --threshold 10 %`);
+  const perLoop = (row40.decision.cost - 1) / 40;
+  const loops2 = Math.ceil(Math.max(0.02, row40.threshold_pct / 100 + 0.005) / perLoop);
   const small = await at(loops2, ['--json']);
   const row2 = JSON.parse(small.stdout).rows.find((r: { id: string }) => r.id === txn);
   t.comment(`${txn}: ${loops2} loop(s) cost x${row2.decision.cost.toFixed(4)}, threshold ${row2.threshold_pct.toFixed(2)} % (${row2.threshold_why})`);
-  t.ok(row2.decision.cost >= 1.015, 'about +2 % injected');
+  t.ok(row2.decision.cost >= 1.015 && row2.decision.cost < 1.1, 'a few % injected, well inside the old 10 %');
   t.equal(row2.status, 'regression', `+${((row2.decision.cost - 1) * 100).toFixed(1)} % instructions per transaction is caught`);
   t.equal(small.code, 1);
 });
