@@ -13,7 +13,7 @@ export interface Table {
   note?: string;
 }
 
-/** txn/s ratio: paired (median of per-run ratios, with its interval) when the runs were interleaved in one suite. */
+/** txn/s ratio: paired (median of per-round ratios, with its interval) when the runs were interleaved in one suite. */
 function txnRatioCell(r: EchoResult, ref: EchoResult, failures: Failure[] | undefined): string {
   const p = r === ref || !failures ? undefined : pairedTxnRatio(r, ref, failures, `compare/${r.name}`);
   if (!p) return ratio(r.txn_per_s.median / ref.txn_per_s.median);
@@ -86,7 +86,7 @@ function echoTables(rs: EchoResult[], reference: string | undefined, failures?: 
   if (measured.length > 1) {
     const ref = measured.find((r) => r.name === reference) ?? measured[0];
     tables.push({
-      title: failures ? `Comparison against ${ref.name} (txn/s: median of per-run ratios, 95% CI; others: ratios of medians)` : `Comparison (ratios of medians against ${ref.name})`,
+      title: failures ? `Comparison against ${ref.name} (txn/s: median of per-round ratios, 95% CI; others: ratios of medians)` : `Comparison (ratios of medians against ${ref.name})`,
       head: ['config', 'txn/s', 'server us/txn', 'client us/txn', 'p99 latency', 'server maxrss'],
       rows: measured.map((r) => [
         r.name,
