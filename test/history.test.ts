@@ -45,6 +45,7 @@ t.test('report --trend over reports/: a table per metric, an HTML chart per metr
   oneError(t, await runCli(['report', '--trend', join(dir, 'none')]), /cannot read .*none: ENOENT/);
   oneError(t, await runCli(['report', join(reports, 'baseline.json'), '--metric', 'x']), /--metric, --threshold and --baseline belong to --trend/);
   oneError(t, await runCli(['report', '--trend', reports, '--threshold', '0']), /--threshold must be above 0/);
+  oneError(t, await runCli(['report', '--trend', reports, '--html', join(dir, 'no', 'x.html')]), /cannot write --html .*x\.html: folder .*no does not exist/);
   oneError(t, await runCli(['report', '--trend', reports, '--baseline', join(ROOT, 'reports', 'echo-interleaved-2026-12-06.json')]), /--baseline .*: a results document, not a baseline/);
 });
 

@@ -1,4 +1,6 @@
 // `coro-bench report FILE...`: options into ReportOptions.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { reportAction } from '../actions/report.js';
 import { trendAction } from '../actions/trend.js';
@@ -37,6 +39,7 @@ interface RawReportOptions {
 export function parseReportOptions(files: string[], raw: RawReportOptions): ReportOptions {
   if (files.length === 0) throw new UsageError('report needs at least one results FILE (saved with --export FILE.json)');
   if (raw.html !== undefined && !/\.html?$/i.test(raw.html)) throw new UsageError(`--html wants a .html file name, got "${raw.html}"`);
+  if (raw.html !== undefined && !existsSync(dirname(resolve(raw.html)))) throw new UsageError(`cannot write --html ${raw.html}: folder ${dirname(resolve(raw.html))} does not exist`);
   const trend = raw.trend === true;
   if (!trend && (raw.metric !== undefined || raw.threshold !== undefined || raw.baseline !== undefined)) {
     throw new UsageError('--metric, --threshold and --baseline belong to --trend');
