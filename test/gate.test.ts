@@ -14,6 +14,7 @@ import { allowMissing, exitStatus, failedRow, judgeMetric, notMeasuredRow, passi
 import { perUnit, type Metric } from '../cli/gate/metric.js';
 import { seededRandom, seedFor } from '../cli/gate/rng.js';
 import { gateSettings, loadGateSettings } from '../cli/gate/settings.js';
+import { DEFAULT_SPREAD_RUNS, parseCheckOptions } from '../cli/commands/check.js';
 import type { Environment } from '../cli/results/types.js';
 import { parseCallgrindTotal } from '../cli/workload/callgrind.js';
 import { parseStraceSummary } from '../cli/workload/strace.js';
@@ -309,4 +310,14 @@ t.test('gate settings from a profile', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'tiny.json'), text);
   t.equal(loadGateSettings(join(dir, 'tiny.json')).profile, 'tiny', 'a profile given as a path');
+});
+
+t.test('check options: the spread and --allow-missing', async (t) => {
+  const base = { profile: 'gate', threshold: '10' };
+  t.equal(parseCheckOptions({ ...base, updateBaseline: true }).spreadRuns, DEFAULT_SPREAD_RUNS, 'a recorded baseline has a spread by default');
+  t.equal(DEFAULT_SPREAD_RUNS, 5);
+  t.same(parseCheckOptions({ ...base, updateBaseline: true, spreadRuns: '1', spreadBuild: '.' }).spreadBuilds, ['.']);
+  t.same(parseCheckOptions({ ...base, allowMissing: 'a/1B, b/2B' }).allowMissing, ['a/1B', 'b/2B']);
+  t.throws(() => parseCheckOptions({ ...base, spreadRuns: '3' }), /add --update-baseline/);
+  t.throws(() => parseCheckOptions({ ...base, updateBaseline: true, spreadRuns: '0' }), /--spread-runs/);
 });
