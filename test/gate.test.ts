@@ -184,7 +184,7 @@ t.test('baseline: malformed files are rejected with a clear error', async (t) =>
     [m({ samples: [null] }), /"samples" must be a non-empty list of finite numbers/],
     [m({ method: 3 }), /"method" must be a string/],
     [m({ abs_tolerance: -1 }), /"abs_tolerance" must be a number >= 0/],
-    [m({ exact: 'roughly' }), /"exact" must be "instructions" or "integer", got "roughly"/],
+    [m({ exact: 'roughly' }), /"exact" must be "instructions", "events" or "integer", got "roughly"/],
     [m({ spread: { max_pct: 1, values: [1, 2], conditions: ['a'] } }), /"spread" must be \{ "max_pct"/],
   ];
   for (const [text, re] of cases) {
@@ -249,6 +249,7 @@ t.test('exact counts: their own thresholds from the recorded spread', async (t) 
   t.match(exactThreshold('integer', spread(0)), { pct: 0, why: /any change/ }, 'integers: any change');
   t.match(exactThreshold('integer', spread(0.2)), { pct: 1, why: /it moves: max\(3 x spread, 1 %\)/ }, 'integers that were seen to move: the instruction rule');
   t.equal(exactThreshold('integer', spread(0.5))?.pct, 1.5);
+  t.match(exactThreshold('events', spread(0)), { pct: 1, why: /max\(3 x spread, 1 %\)/ }, 'syscalls: the instruction rule even with no spread seen');
   t.match(exactThreshold('instructions', {}), { pct: 1, why: /no spread recorded/ });
   t.equal(exactThreshold(undefined, spread(1)), undefined, 'other metrics keep --threshold');
 

@@ -68,7 +68,7 @@ export function parseBaseline(text: string, file: string): Baseline {
     if (x.abs_tolerance !== undefined && !(typeof x.abs_tolerance === 'number' && x.abs_tolerance >= 0)) {
       bad(`${where}: "abs_tolerance" must be a number >= 0`);
     }
-    if (x.exact !== undefined && x.exact !== 'instructions' && x.exact !== 'integer') bad(`${where}: "exact" must be "instructions" or "integer", got ${JSON.stringify(x.exact)}`);
+    if (x.exact !== undefined && !['instructions', 'events', 'integer'].includes(x.exact as string)) bad(`${where}: "exact" must be "instructions", "events" or "integer", got ${JSON.stringify(x.exact)}`);
     if (x.spread !== undefined) {
       const sp = x.spread as Record<string, unknown>;
       const nums = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'number' && Number.isFinite(n));

@@ -205,7 +205,7 @@ async function echoMetrics(e: NonNullable<GateSettings['echo']>, ctx: MeasureCon
             kind: 'noise-free',
             better: 'lower',
             unit: 'syscalls',
-            exact: 'integer',
+            exact: 'events',
             method: `strace -f -c: ${serverLabel(c)}, ${shape}`,
             samples: [perUnit(small, large)],
             detail: { syscalls_small: small.total, txns_small: small.units, syscalls_large: large.total, txns_large: large.units },

@@ -77,7 +77,7 @@ export function checkTable(rows: GateRow[], thresholdPct: number): Table {
     ]),
     note:
       'Noise-free metrics (counts) are compared exactly: one sample is enough; an exact count has its own threshold from the spread recorded in the baseline ' +
-      `(instructions, and integer counts seen to move: max(3 x spread, 1 %); integer counts that never moved: any change). Timed metrics are ratios measured side by side; ` +
+      `(instructions and syscalls: max(3 x spread, 1 %); bytes copied: any change, unless a spread was seen). Timed metrics are ratios measured side by side; ` +
       'a regression needs the whole bootstrap interval beyond the threshold. The threshold is on cost: for a throughput ratio, ' +
       `+${thresholdPct} % cost is a drop to 1/${(1 + thresholdPct / 100).toFixed(2)}.`,
   };
