@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI performance gate (README "Regression gate"): the noise-free metrics
+# CI performance gate (docs/gate.md): the noise-free metrics
 # (callgrind instruction counts, strace syscall counts, bytes copied, RSS per
 # idle connection) against a baseline, then the comparison table of a small
 # workload for the log (informational: it never fails the build).

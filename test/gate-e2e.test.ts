@@ -4,7 +4,7 @@
 // noise-free metrics are compared (counts that cannot flake); the timed ones
 // are recorded, to check that plumbing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -20,10 +20,14 @@ const TINY = {
   description: 'A tiny gate profile for the end-to-end test',
   workloads: [
     { kind: 'switch', coroutines: 2, depths: [0], iterations: 20000, runs: 5, warmup: 0 },
-    { kind: 'echo', conns: 4, txns: 20, size: 16, servers: ['coro', 'epoll'], runs: 5, warmup: 0, timeout_s: 60 },
+    // One connection: a transaction is one read, one write and one
+    // epoll_wait, so syscalls per transaction stay within a fraction of a
+    // percent of 3 (with 4 connections, how many events one epoll_wait
+    // returns depends on timing: they moved by up to 4 %).
+    { kind: 'echo', conns: 1, txns: 20, size: 16, servers: ['coro', 'epoll'], runs: 5, warmup: 0, timeout_s: 60 },
     { kind: 'idle', conns: 500, idle_s: 1, servers: ['coro'], runs: 1, warmup: 0, timeout_s: 60 },
   ],
-  gate: { switch_count_iterations: [2000, 4000], echo_count_txns: [20, 60] },
+  gate: { switch_count_iterations: [2000, 4000], echo_count_txns: [100, 400] },
 };
 
 function noLeftovers(t: Test, r: CliRun): void {
@@ -38,7 +42,7 @@ t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, as
   const base = join(dir, 'baseline.json');
   const timeoutMs = 240_000;
 
-  const rec = await runCli(['check', '--profile', profile, '--baseline', base, '--update-baseline', '--timed'], { timeoutMs });
+  const rec = await runCli(['check', '--profile', profile, '--baseline', base, '--update-baseline', '--timed', '--spread-runs', '3'], { timeoutMs });
   t.equal(rec.code, 0, rec.stderr);
   t.match(rec.stderr, new RegExp(`wrote baseline ${base}`));
   noLeftovers(t, rec);
@@ -52,10 +56,15 @@ t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, as
   t.equal(b.metrics['txn_per_s_vs_epoll/coro/epoll'].samples.length, 5);
   const counted = Object.keys(b.metrics).filter((id) => /^(instructions|syscalls)_per_/.test(id));
   t.comment(`counted metrics: ${counted.join(', ') || 'none (valgrind/strace missing)'}`);
+  // The exact counts carry their spread: 3 measurements in varied conditions.
+  t.match(b.metrics['bytes_copied_per_switch/0B'], { exact: 'integer', spread: { max_pct: 0, values: [64, 64, 64] } });
+  t.match(b.metrics['bytes_copied_per_switch/0B'].spread.conditions[1], /fresh process, env \+\d+ B, cwd .*, ASLR/);
+  for (const id of counted) t.equal(b.metrics[id].spread?.values.length, 3, `${id}: spread of 3 measurements`);
+  t.notOk(b.metrics['switch_vs_bound/0B'].spread, 'timed metrics have no spread (their statistics are the bootstrap)');
 
   const pass = await runCli(['check', '--profile', profile, '--baseline', base], { timeoutMs });
   t.equal(pass.code, 0, `${pass.stdout}\n${pass.stderr}`);
-  t.match(pass.stdout, /Regression gate \(threshold 10 %\)/);
+  t.match(pass.stdout, /Regression gate \(threshold 10 %; exact counts: their own\)/);
   t.match(pass.stdout, /bytes copied per switch, 0 B live stack/);
   t.notMatch(pass.stdout, /REGRESSION/);
   t.match(pass.stdout, /^Baseline: .*measured .* on /m, 'says where the baseline was measured');
@@ -81,12 +90,32 @@ t.test('check: record, pass, fail on a doctored baseline', { skip: missing }, as
   t.equal(readFileSync(doctored, 'utf8'), before, 'the baseline file is untouched');
   t.match(upd.stdout, /REGRESSION/);
   noLeftovers(t, fail);
+
+  // A build without bench/switch_count: its metrics are not measured, which
+  // fails the check (exit 2) naming each one, unless explicitly allowed.
+  const partial = join(dir, 'partial');
+  mkdirSync(join(partial, 'peers'), { recursive: true });
+  for (const f of ['libcoro.so', 'echo_server', 'echo_client', 'peers/epoll_echo']) symlinkSync(join(paths.build, f), join(partial, f));
+  const gap = await runCli(['check', '--profile', profile, '--baseline', base, '--build', partial], { timeoutMs });
+  t.equal(gap.code, 2, 'a metric of the baseline not measured: exit 2');
+  const line = gap.stderr.trim().split('\n').pop() ?? '';
+  t.match(line, /^error: 2 baseline metric\(s\) not measured: /);
+  t.match(line, /not measured: instructions_per_switch\/0B, bytes_copied_per_switch\/0B \(bench\/switch_count not built/, 'names each metric, and why');
+  t.match(line, /--allow-missing instructions_per_switch\/0B,bytes_copied_per_switch\/0B/);
+  t.match(gap.stdout, /NOT MEASURED/);
+  const allowed = await runCli(['check', '--profile', profile, '--baseline', base, '--build', partial, '--allow-missing', 'instructions_per_switch/0B,bytes_copied_per_switch/0B'], { timeoutMs });
+  t.equal(allowed.code, 0, allowed.stderr);
+  t.match(allowed.stdout, /allowed missing/, 'the gap is shown');
+  t.notMatch(allowed.stdout, /NOT MEASURED/);
+  noLeftovers(t, allowed);
 });
 
 // The gate against the injected-slowdown knob: one build with the knob
-// compiled in, checked against the default build's baseline at 0 loops (a
-// different build, but no slower: passes) and at 40 loops per resume (the
-// instruction counts regress: exit 1). Needs valgrind for the counts.
+// compiled in, its baseline recorded at 0 loops, then checked at 0 loops
+// (the same binary: passes), at 40 loops per resume (the instruction counts
+// regress: exit 1) and at the loop count that adds about 2 % to the
+// instructions per transaction (still caught: the exact counts' threshold is
+// max(3 x spread, 1 %), not 10 %). Needs valgrind for the counts.
 const noValgrind = findOnPath('valgrind') ? undefined : 'valgrind not installed (the instruction counts need it)';
 t.test('check: an injected slowdown fails the gate, the same binary without it passes', { skip: missing ?? noValgrind }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'coro-gate-slow-'));
@@ -99,21 +128,36 @@ t.test('check: an injected slowdown fails the gate, the same binary without it p
   writeFileSync(profile, JSON.stringify({ ...TINY, workloads: TINY.workloads.filter((w) => w.kind !== 'idle') }));
   const base = join(dir, 'baseline.json');
   const timeoutMs = 240_000;
-  const rec = await runCli(['check', '--profile', profile, '--baseline', base, '--update-baseline'], { timeoutMs });
+  const at = (loops: number, args: string[]) => runCli(['check', '--profile', profile, '--baseline', base, '--build', build, ...args], { timeoutMs, env: { CORO_SLOWDOWN_LOOPS: String(loops) } });
+  const rec = await at(0, ['--update-baseline', '--spread-runs', '3']);
   t.equal(rec.code, 0, rec.stderr);
 
-  const quiet = await runCli(['check', '--profile', profile, '--baseline', base, '--build', build, '--json'], { timeoutMs, env: { CORO_SLOWDOWN_LOOPS: '0' } });
+  const quiet = await at(0, ['--json']);
   t.equal(quiet.code, 0, `0 loops: passes (${quiet.stderr.trim().split('\n').pop()})`);
-  const slow = await runCli(['check', '--profile', profile, '--baseline', base, '--build', build, '--json'], { timeoutMs, env: { CORO_SLOWDOWN_LOOPS: '40' } });
+  const slow = await at(40, ['--json']);
   t.equal(slow.code, 1, `40 loops: fails (${slow.stderr.trim().split('\n').pop()})`);
   const doc = JSON.parse(slow.stdout);
   t.match(doc.environment.build_flags, /-DCORO_SLOWDOWN_LOOPS=0 \(40 slowdown loops at run time\)/, 'the report names the level in force');
-  for (const id of ['instructions_per_switch/0B', 'instructions_per_txn/coro/epoll']) {
+  const txn = 'instructions_per_txn/coro/epoll';
+  for (const id of ['instructions_per_switch/0B', txn]) {
     const row = doc.rows.find((r: { id: string }) => r.id === id);
     t.equal(row?.status, 'regression', `${id}: ${row ? `cost x${row.decision.cost.toFixed(2)}` : 'missing'}`);
   }
   t.equal(doc.rows.find((r: { id: string }) => r.id === 'bytes_copied_per_switch/0B')?.status, 'ok', 'bytes copied: unchanged');
   noLeftovers(t, slow);
+
+  // Instruction counts grow linearly with the loops: the count for +2 % follows from the 40-loop cost.
+  // (Should the tiny profile's spread lift the threshold above 1 %, aim 0.5 % beyond it.)
+  const row40 = doc.rows.find((r: { id: string }) => r.id === txn);
+  t.ok(row40.threshold_pct < 5, `the exact threshold (${row40.threshold_pct.toFixed(2)} %), not --threshold 10 %`);
+  const perLoop = (row40.decision.cost - 1) / 40;
+  const loops2 = Math.ceil(Math.max(0.02, row40.threshold_pct / 100 + 0.005) / perLoop);
+  const small = await at(loops2, ['--json']);
+  const row2 = JSON.parse(small.stdout).rows.find((r: { id: string }) => r.id === txn);
+  t.comment(`${txn}: ${loops2} loop(s) cost x${row2.decision.cost.toFixed(4)}, threshold ${row2.threshold_pct.toFixed(2)} % (${row2.threshold_why})`);
+  t.ok(row2.decision.cost >= 1.015 && row2.decision.cost < 1.1, 'a few % injected, well inside the old 10 %');
+  t.equal(row2.status, 'regression', `+${((row2.decision.cost - 1) * 100).toFixed(1)} % instructions per transaction is caught`);
+  t.equal(small.code, 1);
 });
 
 t.test('check: bad input exits 2 with one error line', async (t) => {
@@ -136,6 +180,10 @@ t.test('check: bad input exits 2 with one error line', async (t) => {
   one(await runCli(['check', '--runs', '5']), /--runs sets the samples of the timed metrics: add --timed/);
   one(await runCli(['check', '--profile', 'nope']), /unknown profile "nope"/);
   one(await runCli(['check', '--build', join(dir, 'no-build')]), /--build .*no-build: no such folder/);
+  one(await runCli(['check', '--allow-missing', 'instructions_per_switch/0B,nope/1B']), /--allow-missing: nope\/1B is not a metric of baseline .*baseline\.json \(valid: instructions_per_switch\/0B, /);
+  one(await runCli(['check', '--allow-missing', ',']), /--allow-missing wants metric ids separated by commas/);
+  one(await runCli(['check', '--spread-runs', '3']), /--spread-runs and --spread-build measure the spread recorded with a baseline: add --update-baseline/);
+  one(await runCli(['check', '--update-baseline', '--baseline', join(dir, 'x.json'), '--spread-build', join(dir, 'nope')]), /--spread-build .*nope: no such folder/);
   one(await runCli(['compare', '--reference', 'iis', '--server', 'coro', '--no-switch']), /--reference "iis" is not one of the configurations/);
   one(await runCli(['compare', '--profile', 'readme', '--conns', '4']), /give either --profile or --conns/);
   for (const c of ['check', 'compare']) {
@@ -143,6 +191,18 @@ t.test('check: bad input exits 2 with one error line', async (t) => {
     t.equal(r.code, 0);
     t.match(r.stdout, /Examples:\n\s+coro-bench /, `${c} --help shows examples`);
   }
+});
+
+t.test('check: a baseline that shares no metric with the profile is a usage error, not a pass', { skip: missing }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'coro-gate-other-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const profile = join(dir, 'switch-only.json');
+  writeFileSync(profile, JSON.stringify({ description: 'x', workloads: [{ kind: 'switch', coroutines: 2, depths: [64], iterations: 2000, runs: 5, warmup: 0 }], gate: { switch_count_iterations: [200, 400] } }));
+  // The committed baseline measures 0, 1024 and 4096 B; this profile 64 B only.
+  const r = await runCli(['check', '--profile', profile, '--baseline', join(ROOT, 'reports', 'baseline.json')], { timeoutMs: 240_000 });
+  t.equal(r.code, 2, r.stdout);
+  t.match(r.stderr.trim().split('\n').pop(), /^error: baseline .*baseline\.json \(profile "gate"\) has none of the \d+ metrics profile "switch-only" measured: nothing was compared/);
+  noLeftovers(t, r);
 });
 
 t.test('compare: ratio table against the epoll peer, Go reported', { skip: echoMissing() }, async (t) => {

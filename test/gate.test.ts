@@ -9,10 +9,12 @@ import { UsageError } from '../cli/errors.js';
 import { BASELINE_SCHEMA, loadBaseline, makeBaseline, parseBaseline, serializeBaseline, writeBaseline } from '../cli/gate/baseline.js';
 import { bootstrapRatioOfMedians } from '../cli/gate/bootstrap.js';
 import { confirmBorderline, decideNoiseFree, decideTimed, MIN_TIMED_SAMPLES } from '../cli/gate/decide.js';
-import { exitStatus, judgeMetric, passing, type GateRow } from '../cli/gate/judge.js';
+import { exactThreshold, spreadOf } from '../cli/gate/exact.js';
+import { allowMissing, exitStatus, failedRow, judgeMetric, notMeasuredRow, passing, skippedRow, unmeasured } from '../cli/gate/judge.js';
 import { perUnit, type Metric } from '../cli/gate/metric.js';
 import { seededRandom, seedFor } from '../cli/gate/rng.js';
 import { gateSettings, loadGateSettings } from '../cli/gate/settings.js';
+import { DEFAULT_SPREAD_RUNS, parseCheckOptions } from '../cli/commands/check.js';
 import type { Environment } from '../cli/results/types.js';
 import { parseCallgrindTotal } from '../cli/workload/callgrind.js';
 import { parseStraceSummary } from '../cli/workload/strace.js';
@@ -182,6 +184,8 @@ t.test('baseline: malformed files are rejected with a clear error', async (t) =>
     [m({ samples: [null] }), /"samples" must be a non-empty list of finite numbers/],
     [m({ method: 3 }), /"method" must be a string/],
     [m({ abs_tolerance: -1 }), /"abs_tolerance" must be a number >= 0/],
+    [m({ exact: 'roughly' }), /"exact" must be "instructions", "events" or "integer", got "roughly"/],
+    [m({ spread: { max_pct: 1, values: [1, 2], conditions: ['a'] } }), /"spread" must be \{ "max_pct"/],
   ];
   for (const [text, re] of cases) {
     t.throws(() => parseBaseline(text, 'b.json'), UsageError);
@@ -200,14 +204,66 @@ t.test('judging rows and the exit status', async (t) => {
   t.equal(moved.status, 'method-changed');
   const fresh = judgeMetric('m', undefined, metric(), 10);
   t.equal(fresh.status, 'new');
-  const skip: GateRow = { id: 's', label: 's', kind: 'noise-free', status: 'skipped', note: 'strace is not installed' };
+  // Cannot be measured here, and the baseline does not have it either: nothing is lost.
+  const skip = skippedRow({ id: 's', label: 's', kind: 'noise-free', reason: 'strace is not installed' }, undefined);
+  t.equal(skip.status, 'skipped');
   t.equal(exitStatus([ok, skip]), 0);
   t.equal(exitStatus([ok, reg]), 1);
   t.equal(exitStatus([ok, moved]), 2);
   t.equal(exitStatus([skip]), 2, 'nothing measured: cannot pass');
-  t.equal(exitStatus([fresh]), 0);
+  t.equal(exitStatus([fresh]), 2, 'nothing compared with the baseline: cannot pass');
+  t.equal(exitStatus([ok, fresh]), 0, 'a new metric beside compared ones is fine');
   t.ok(passing([ok, moved]), 'a changed method may be re-recorded');
   t.notOk(passing([ok, reg]));
+});
+
+t.test('a baseline metric that was not measured fails the check unless allowed', async (t) => {
+  const base = { ...metric(), id: undefined } as unknown as Omit<Metric, 'id'>;
+  const ok = judgeMetric('m', base, metric({ samples: [85] }), 10);
+  const noTool = skippedRow({ id: 'syscalls_per_txn/x', label: 'syscalls', kind: 'noise-free', reason: 'strace is not installed (on PATH)' }, base);
+  t.match(noTool, { status: 'missing', note: 'strace is not installed (on PATH)', baseline: { median: 84.5 } });
+  const gone = notMeasuredRow('instructions_per_switch/64B', base);
+  t.match(gone, { status: 'missing', note: /the profile no longer measures it/ });
+  const broke = failedRow({ id: 'instructions_per_txn/x', label: 'i', kind: 'noise-free', error: 'echo_client exited 1', stderr_tail: [] }, base);
+  const rows = [ok, noTool, gone, broke];
+  t.equal(exitStatus(rows), 2, 'exit 2, not 0');
+  t.notOk(passing(rows), 'and no new baseline from it');
+  t.same(unmeasured(rows).map((r) => r.id), ['syscalls_per_txn/x', 'instructions_per_switch/64B', 'instructions_per_txn/x'], 'each one is named');
+  const some = allowMissing(rows, ['syscalls_per_txn/x', 'instructions_per_switch/64B']);
+  t.equal(exitStatus(some), 2, 'one still not allowed');
+  t.same(unmeasured(some).map((r) => r.id), ['instructions_per_txn/x']);
+  const all = allowMissing(rows, ['syscalls_per_txn/x', 'instructions_per_switch/64B', 'instructions_per_txn/x']);
+  t.equal(exitStatus(all), 0, 'every gap accepted explicitly: passes');
+  t.same(all.map((r) => r.status), ['ok', 'allowed-missing', 'allowed-missing', 'allowed-missing'], 'and each gap stays visible');
+  t.equal(all[1].note, 'strace is not installed (on PATH)', 'with its reason');
+  t.equal(allowMissing([ok], ['m'])[0].status, 'ok', 'a measured metric is judged even when allowed missing');
+  t.equal(exitStatus(allowMissing([noTool], ['syscalls_per_txn/x'])), 2, 'only gaps, nothing compared: still no pass');
+});
+
+t.test('exact counts: their own thresholds from the recorded spread', async (t) => {
+  t.same(spreadOf([500, 500, 500], ['a', 'b', 'c']).max_pct, 0);
+  t.equal(spreadOf([499, 500, 501], ['a', 'b', 'c']).max_pct, 0.2);
+  const spread = (pct: number) => ({ spread: { max_pct: pct, values: [1, 1], conditions: ['a', 'b'] } });
+  t.match(exactThreshold('instructions', spread(0.1)), { pct: 1, why: /max\(3 x spread, 1 %\), spread 0\.10 % in 2 runs/ }, 'instructions: the 1 % floor');
+  t.equal(exactThreshold('instructions', spread(0.5))?.pct, 1.5, 'instructions: 3 x a larger spread');
+  t.match(exactThreshold('integer', spread(0)), { pct: 0, why: /any change/ }, 'integers: any change');
+  t.match(exactThreshold('integer', spread(0.2)), { pct: 1, why: /it moves: max\(3 x spread, 1 %\)/ }, 'integers that were seen to move: the instruction rule');
+  t.equal(exactThreshold('integer', spread(0.5))?.pct, 1.5);
+  t.match(exactThreshold('events', spread(0)), { pct: 1, why: /max\(3 x spread, 1 %\)/ }, 'syscalls: the instruction rule even with no spread seen');
+  t.match(exactThreshold('instructions', {}), { pct: 1, why: /no spread recorded/ });
+  t.equal(exactThreshold(undefined, spread(1)), undefined, 'other metrics keep --threshold');
+
+  // +2 % instructions: inside the old 10 %, now a regression; +0.5 % is not.
+  const base = { ...metric({ samples: [500], exact: 'instructions', ...spread(0.1) }), id: undefined } as unknown as Omit<Metric, 'id'>;
+  t.equal(judgeMetric('i', base, metric({ samples: [510], exact: 'instructions' }), 10).status, 'regression');
+  t.equal(judgeMetric('i', base, metric({ samples: [502.5], exact: 'instructions' }), 10).status, 'ok');
+  t.match(judgeMetric('i', base, metric({ samples: [510], exact: 'instructions' }), 10), { threshold_pct: 1, note: /\+2\.0 % is beyond the 1 % allowed/ });
+  // Bytes copied per switch: any change, either way.
+  const bytes = { ...metric({ samples: [64], unit: 'bytes', exact: 'integer', ...spread(0) }), id: undefined } as unknown as Omit<Metric, 'id'>;
+  t.match(judgeMetric('b', bytes, metric({ samples: [65], exact: 'integer' }), 10), { status: 'regression', note: /64 -> 65\): any change is a regression/ });
+  t.equal(judgeMetric('b', bytes, metric({ samples: [64], exact: 'integer' }), 10).status, 'ok');
+  t.equal(judgeMetric('b', bytes, metric({ samples: [48], exact: 'integer' }), 10).status, 'improved');
+  t.equal(decideNoiseFree([2.02], [2.0201], 'lower', 0).verdict, 'regression', 'threshold 0: the smallest change');
 });
 
 t.test('callgrind and strace output parsers', async (t) => {
@@ -255,4 +311,14 @@ t.test('gate settings from a profile', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'tiny.json'), text);
   t.equal(loadGateSettings(join(dir, 'tiny.json')).profile, 'tiny', 'a profile given as a path');
+});
+
+t.test('check options: the spread and --allow-missing', async (t) => {
+  const base = { profile: 'gate', threshold: '10' };
+  t.equal(parseCheckOptions({ ...base, updateBaseline: true }).spreadRuns, DEFAULT_SPREAD_RUNS, 'a recorded baseline has a spread by default');
+  t.equal(DEFAULT_SPREAD_RUNS, 5);
+  t.same(parseCheckOptions({ ...base, updateBaseline: true, spreadRuns: '1', spreadBuild: '.' }).spreadBuilds, ['.']);
+  t.same(parseCheckOptions({ ...base, allowMissing: 'a/1B, b/2B' }).allowMissing, ['a/1B', 'b/2B']);
+  t.throws(() => parseCheckOptions({ ...base, spreadRuns: '3' }), /add --update-baseline/);
+  t.throws(() => parseCheckOptions({ ...base, updateBaseline: true, spreadRuns: '0' }), /--spread-runs/);
 });

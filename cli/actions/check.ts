@@ -12,11 +12,12 @@ import { loadBaseline, makeBaseline, writeBaseline, type Baseline } from '../gat
 import type { MeasureContext } from '../gate/context.js';
 import { confirmBorderline, MIN_TIMED_SAMPLES } from '../gate/decide.js';
 import { environmentWarnings } from '../gate/drift.js';
-import { exitStatus, failedRow, judgeMetric, notMeasuredRow, passing, skippedRow, type GateRow } from '../gate/judge.js';
+import { allowMissing, exitStatus, failedRow, judgeMetric, notMeasuredRow, passing, skippedRow, unmeasured, type GateRow } from '../gate/judge.js';
 import { mergeMeasurements, type Metric } from '../gate/metric.js';
 import { measureNoiseFree } from '../gate/noise-free.js';
 import { baselineSummary, CHECK_SCHEMA, checkTable, type CheckDoc } from '../gate/render.js';
 import { loadGateSettings, type GateSettings } from '../gate/settings.js';
+import { measureSpread } from '../gate/spread.js';
 import { measureTimed, remeasureTimed } from '../gate/timed.js';
 import { createProgress } from '../measure/progress.js';
 import { coroVersion } from '../native/coro.js';
@@ -47,14 +48,30 @@ function rowsFor(measured: ReturnType<typeof mergeMeasurements>, baseline: Basel
   const base = baseline?.metrics ?? {};
   const rows: GateRow[] = [
     ...measured.metrics.map((m) => judgeMetric(m.id, base[m.id], m, o.thresholdPct)),
-    ...measured.skipped.map(skippedRow),
+    ...measured.skipped.map((m) => skippedRow(m, base[m.id])),
     ...measured.failed.map((f) => failedRow(f, base[f.id])),
   ];
   const seen = new Set(rows.map((r) => r.id));
   for (const [id, m] of Object.entries(base)) {
     if (!seen.has(id) && (m.kind === 'noise-free' ? o.noiseFree : o.timed)) rows.push(notMeasuredRow(id, m));
   }
-  return rows;
+  return allowMissing(rows, o.allowMissing);
+}
+
+/** "a, b (why); c (why)": the unmeasured metrics grouped by their reason, in table order. */
+function byReason(rows: GateRow[]): string {
+  const groups = new Map<string, string[]>();
+  for (const r of rows) groups.set(r.note, [...(groups.get(r.note) ?? []), r.id]);
+  return [...groups].map(([why, ids]) => `${ids.join(', ')} (${why})`).join('; ');
+}
+
+/** --allow-missing names must be metrics of the baseline: a typo would otherwise allow nothing, silently. */
+function checkAllowed(o: CheckOptions, baseline: Baseline | undefined): void {
+  const unknown = o.allowMissing.filter((id) => !baseline?.metrics[id]);
+  if (unknown.length > 0) {
+    const valid = baseline ? Object.keys(baseline.metrics).join(', ') : '(no baseline yet)';
+    throw new UsageError(`--allow-missing: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a metric of baseline ${o.baseline} (valid: ${valid})`);
+  }
 }
 
 export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
@@ -64,6 +81,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   if (baseline && o.timed && !o.updateBaseline && !Object.values(baseline.metrics).some((m) => m.kind === 'timed')) {
     throw new UsageError(`baseline ${o.baseline} has no timed metrics (record them with \`coro-bench check --timed --update-baseline\`)`);
   }
+  checkAllowed(o, baseline);
   // Nothing can be measured without the library and the echo client: say so now (exit 2).
   coroVersion();
   if (settings.echo || settings.idle) requireProgram(paths.echoClient, 'echo_client');
@@ -82,6 +100,7 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   const ctx: MeasureContext = { progress, pinning, tmpDir: tmp, valgrind: findOnPath('valgrind'), strace: findOnPath('strace') };
   let rows: GateRow[];
   let metrics: Metric[];
+  let sharesNothing = false;
   try {
     progress.note(`check: profile ${settings.profile}, build ${paths.build}, baseline ${baseline ? o.baseline : '(none yet)'}, threshold ${o.thresholdPct} %${o.timed ? ', with timed metrics' : ''}`);
     const measured = mergeMeasurements([
@@ -90,6 +109,8 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     ]);
     metrics = measured.metrics;
     rows = rowsFor(measured, baseline, o);
+    const ids = [...measured.metrics, ...measured.failed, ...measured.skipped].map((m) => m.id);
+    sharesNothing = baseline !== undefined && ids.length > 0 && !ids.some((id) => baseline.metrics[id] !== undefined);
     // A borderline timed result is re-run once; the pooled samples decide.
     for (const row of rows.filter((r) => r.status === 'borderline')) {
       progress.note(`check: ${row.id} is borderline (${row.note}); re-running it once`);
@@ -110,6 +131,14 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
+  // Every row new: the baseline shares no metric with what was measured (a
+  // baseline from another profile, or another build's metric ids). Comparing
+  // nothing is not a pass.
+  if (baseline && !o.updateBaseline && sharesNothing) {
+    throw new UsageError(
+      `baseline ${o.baseline} (profile "${baseline.profile}") has none of the ${rows.filter((r) => r.status !== 'missing').length} metrics profile "${settings.profile}" measured: nothing was compared (record a baseline for this profile with \`coro-bench check --profile ${settings.profile} --update-baseline --baseline FILE\`)`,
+    );
+  }
   let status = exitStatus(rows);
   let updated = false;
   let problem: string | undefined;
@@ -121,6 +150,24 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
       problem = `baseline ${o.baseline} not updated: timed metrics need at least ${MIN_TIMED_SAMPLES} samples (${few.map((m) => m.id).join(', ')}); use --runs ${MIN_TIMED_SAMPLES} or more`;
       status = 2;
     } else {
+      if ((o.spreadRuns > 1 || o.spreadBuilds.length > 0) && metrics.some((m) => m.exact !== undefined)) {
+        const spreadTmp = mkdtempSync(join(tmpdir(), 'coro-bench-spread-'));
+        try {
+          const spreads = await measureSpread(metrics, { profile: o.profile, build: paths.build, runs: o.spreadRuns, builds: o.spreadBuilds, tmpDir: spreadTmp, progress });
+          for (const m of metrics) {
+            const sp = spreads.get(m.id);
+            if (sp) m.spread = sp;
+          }
+        } catch (err) {
+          problem = `baseline ${o.baseline} not updated: ${(err as Error).message}`;
+        } finally {
+          rmSync(spreadTmp, { recursive: true, force: true });
+        }
+      }
+    }
+    if (problem) {
+      status = 2;
+    } else if (passing(rows) && few.length === 0) {
       const dropped = baseline ? Object.keys(baseline.metrics).filter((id) => !metrics.some((m) => m.id === id)) : [];
       if (dropped.length > 0) warnings.push(`not in the new baseline (not measured by this run): ${dropped.join(', ')}`);
       const build = relative(ROOT, paths.build) || '.';
@@ -166,8 +213,16 @@ export async function checkAction(o: CheckOptions, io: IO): Promise<number> {
   const regressed = rows.filter((r) => r.status === 'regression');
   if (regressed.length > 0) io.err(`regression: ${regressed.map((r) => r.id).join(', ')}\n`);
   else if (status === 2) {
-    const bad = rows.find((r) => r.status === 'failed' || r.status === 'insufficient' || r.status === 'method-changed');
-    io.err(`error: ${problem ?? (bad ? `${bad.id}: ${bad.note}` : 'no metric could be measured here (see "skipped")')}\n`);
+    const gaps = unmeasured(rows);
+    const bad = rows.find((r) => r.status === 'insufficient' || r.status === 'method-changed');
+    const line = problem
+      ? problem
+      : gaps.length > 0
+        ? `${gaps.length} baseline metric(s) not measured: ${byReason(gaps)}; accept a gap explicitly with --allow-missing ${gaps.map((r) => r.id).join(',')}`
+        : bad
+          ? `${bad.id}: ${bad.note}`
+          : 'no metric could be compared with the baseline';
+    io.err(`error: ${line}\n`);
   }
   return status;
 }

@@ -151,7 +151,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   const doc = docOf(done);
   const echoResults = doc.results.filter((r): r is EchoResult => r.type === 'echo');
   const comparison: ComparisonRow[] = [];
-  for (const p of echoPlans) comparison.push(...comparisonRows(echoResults.filter((r) => sameWorkload(r.workload, p.workload)), reference));
+  for (const p of echoPlans) comparison.push(...comparisonRows(echoResults.filter((r) => sameWorkload(r.workload, p.workload)), reference, doc.failures));
   const full = { ...doc, comparison };
 
   if (o.json) io.out(jsonExporter.serialize(full as ResultsDoc));

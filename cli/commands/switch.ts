@@ -12,6 +12,9 @@ export interface SwitchOptions {
   warmup: number;
   json: boolean;
   export?: string;
+  /** CPU to pin this process to (default 0). */
+  pin?: number;
+  noPin: boolean;
 }
 
 export interface RawSwitchOptions {
@@ -22,6 +25,8 @@ export interface RawSwitchOptions {
   warmup: string;
   json?: boolean;
   export?: string;
+  /** A CPU number, or false for --no-pin. */
+  pin?: string | boolean;
 }
 
 /** Largest live stack depth: well inside the 256 KiB default shared stack. */
@@ -36,6 +41,8 @@ export function parseSwitchOptions(raw: RawSwitchOptions): SwitchOptions {
     warmup: int('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
     json: raw.json === true,
     export: exportFile(raw.export),
+    pin: typeof raw.pin === 'string' ? int('--pin', raw.pin, 0, 4095) : undefined,
+    noPin: raw.pin === false,
   };
 }
 
@@ -47,6 +54,8 @@ export function switchCommand(): Command {
     .option('--iters <n>', 'switches timed per run', '1000000')
     .option('--runs <n>', 'measured runs per depth', '5')
     .option('--warmup <n>', 'unmeasured runs per depth first', '1')
+    .option('--pin <cpu>', 'pin this process (the benchmark runs in it, over FFI) to this CPU (default 0)')
+    .option('--no-pin', 'do not pin this process to a CPU')
     .option('--json', 'print only the JSON results document on stdout')
     .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
     .addHelpText(
@@ -56,6 +65,7 @@ Examples:
   coro-bench switch
   coro-bench switch --depth 0,4096 --iters 1000000 --runs 10
   coro-bench switch --coros 1 --depth 16384    # lazy path: nothing to copy
+  coro-bench switch --pin 1                    # on CPU 1 instead of CPU 0 (--no-pin: not pinned)
   coro-bench switch --json > switch.json`,
     )
     .action(async (raw: RawSwitchOptions) => {

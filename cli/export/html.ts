@@ -6,7 +6,7 @@ import type { ResultsDoc } from '../results/types.js';
 import type { Stat } from '../stats/summary.js';
 import type { Exporter } from './exporter.js';
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

@@ -1,6 +1,6 @@
-// The baseline file: what the gate compares against (README "Regression
-// gate" documents the format). JSON in reports/, written atomically and only
-// after a passing run (`check --update-baseline`).
+// The baseline file: what the gate compares against (docs/gate.md documents
+// the format). JSON in reports/, written atomically and only after a passing
+// run (`check --update-baseline`).
 import { readFileSync } from 'node:fs';
 import { writeAtomic } from '../export/exporter.js';
 import { UsageError } from '../errors.js';
@@ -67,6 +67,14 @@ export function parseBaseline(text: string, file: string): Baseline {
     }
     if (x.abs_tolerance !== undefined && !(typeof x.abs_tolerance === 'number' && x.abs_tolerance >= 0)) {
       bad(`${where}: "abs_tolerance" must be a number >= 0`);
+    }
+    if (x.exact !== undefined && !['instructions', 'events', 'integer'].includes(x.exact as string)) bad(`${where}: "exact" must be "instructions", "events" or "integer", got ${JSON.stringify(x.exact)}`);
+    if (x.spread !== undefined) {
+      const sp = x.spread as Record<string, unknown>;
+      const nums = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'number' && Number.isFinite(n));
+      if (!isObj(sp) || !(typeof sp.max_pct === 'number' && sp.max_pct >= 0) || !nums(sp.values) || !Array.isArray(sp.conditions) || sp.conditions.length !== (sp.values as unknown[]).length) {
+        bad(`${where}: "spread" must be { "max_pct": number >= 0, "values": [numbers], "conditions": [one string per value] }`);
+      }
     }
   }
   return data as unknown as Baseline;

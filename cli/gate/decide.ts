@@ -79,7 +79,13 @@ export function decideNoiseFree(
   const worse = better === 'lower' ? c - b : b - c;
   const allowed = Math.max((thresholdPct / 100) * Math.abs(b), absTolerance);
   const cost = costOf(b, c, better);
-  const limit = absTolerance > (thresholdPct / 100) * Math.abs(b) ? `${absTolerance.toPrecision(3)} absolute` : `${thresholdPct} %`;
+  if (allowed === 0) {
+    // An exact count with nothing allowed: any change at all decides.
+    if (worse > 0) return { verdict: 'regression', cost, reason: `${pct(cost)} (${b} -> ${c}): any change is a regression` };
+    if (worse < 0) return { verdict: 'improved', cost, reason: `${pct(cost)} (${b} -> ${c}): better` };
+    return { verdict: 'ok', cost, reason: 'unchanged' };
+  }
+  const limit = absTolerance > (thresholdPct / 100) * Math.abs(b) ? `${absTolerance.toPrecision(3)} absolute` : `${+thresholdPct.toPrecision(3)} %`;
   if (worse > allowed) return { verdict: 'regression', cost, reason: `${pct(cost)} is beyond the ${limit} allowed` };
   if (-worse > allowed) return { verdict: 'improved', cost, reason: `${pct(cost)}: better by more than ${limit}` };
   return { verdict: 'ok', cost, reason: `${pct(cost)} is within ${limit}` };

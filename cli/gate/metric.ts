@@ -1,6 +1,7 @@
 // What the gate measures: one named figure with its samples and how it was
 // measured. The same shape is stored in a baseline (baseline.ts).
 import type { Better, MetricKind } from './decide.js';
+import type { Exactness, Spread } from './exact.js';
 
 export interface Metric {
   /** Stable id, e.g. "instructions_per_switch/0B", "txn_per_s_vs_epoll/coro/epoll". */
@@ -21,6 +22,10 @@ export interface Metric {
   abs_tolerance?: number;
   /** Figures behind the samples (the two counted points), shown in JSON only. */
   detail?: Record<string, number>;
+  /** An exact count: judged by its own threshold (exact.ts), not the check's --threshold. */
+  exact?: Exactness;
+  /** How far it moved across repeated measurements (recorded with a baseline; spread.ts). */
+  spread?: Spread;
 }
 
 /** A metric that could not be measured here, and why (e.g. strace not installed). */

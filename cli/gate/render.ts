@@ -32,6 +32,7 @@ function confidence(r: GateRow): string {
   if (r.kind === 'noise-free') {
     if (!r.current) return '-';
     const what = n(r.current) === 1 ? 'exact, 1 sample' : `median of ${n(r.current)}`;
+    if (r.threshold_why !== undefined) return `${what}; threshold ${r.threshold_why}`;
     return r.abs_tolerance ? `${what}, tolerance ${num(r.abs_tolerance)} ${r.unit ?? ''}`.trim() : what;
   }
   const iv = r.decision?.interval;
@@ -52,7 +53,8 @@ const VERDICT: Record<GateRow['status'], string> = {
   skipped: 'skipped',
   failed: 'FAILED',
   'method-changed': 'measured differently',
-  'not-measured': 'not measured',
+  missing: 'NOT MEASURED',
+  'allowed-missing': 'allowed missing',
 };
 
 function valueOf(s: GateRow['current']): string {
@@ -62,7 +64,7 @@ function valueOf(s: GateRow['current']): string {
 
 export function checkTable(rows: GateRow[], thresholdPct: number): Table {
   return {
-    title: `Regression gate (threshold ${thresholdPct} %)`,
+    title: `Regression gate (threshold ${thresholdPct} %; exact counts: their own)`,
     head: ['metric', 'kind', 'baseline', 'current', 'change', 'confidence', 'verdict'],
     rows: rows.map((r) => [
       r.label,
@@ -74,7 +76,8 @@ export function checkTable(rows: GateRow[], thresholdPct: number): Table {
       r.status === 'ok' || r.status === 'new' ? VERDICT[r.status] : `${VERDICT[r.status]}${r.rerun && r.status !== 'unconfirmed' ? ' (after a re-run)' : ''}: ${r.note}`,
     ]),
     note:
-      'Noise-free metrics (counts) are compared exactly: one sample is enough. Timed metrics are ratios measured side by side; ' +
+      'Noise-free metrics (counts) are compared exactly: one sample is enough; an exact count has its own threshold from the spread recorded in the baseline ' +
+      `(instructions and syscalls: max(3 x spread, 1 %); bytes copied: any change, unless a spread was seen). Timed metrics are ratios measured side by side; ` +
       'a regression needs the whole bootstrap interval beyond the threshold. The threshold is on cost: for a throughput ratio, ' +
       `+${thresholdPct} % cost is a drop to 1/${(1 + thresholdPct / 100).toFixed(2)}.`,
   };

@@ -1,7 +1,8 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, IdleResult, ResultsDoc, RusageStats, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, Failure, IdleResult, ResultsDoc, RusageStats, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import { pairedTxnRatio } from '../stats/paired.js';
 import { num, pct, ratio, stat } from './format.js';
 
 export interface Table {
@@ -31,7 +32,15 @@ function blocksNote(rs: EchoResult[]): string | undefined {
   return parts.length > 0 ? parts.join('; ') + '.' : undefined;
 }
 
-function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
+/** txn/s ratio: paired (median of per-round ratios, with its interval) when the runs were interleaved in one suite. */
+function txnRatioCell(r: EchoResult, ref: EchoResult, failures: Failure[] | undefined): string {
+  const p = r === ref || !failures ? undefined : pairedTxnRatio(r, ref, failures, `compare/${r.name}`);
+  if (!p) return ratio(r.txn_per_s.median / ref.txn_per_s.median);
+  return p.interval ? `${ratio(p.ratio)} (${p.interval.low.toFixed(2)}..${p.interval.high.toFixed(2)})` : ratio(p.ratio);
+}
+
+/** failures: the suite's failed runs when the results are one interleaved suite (paired ratios); undefined for merged files. */
+function echoTables(rs: EchoResult[], reference: string | undefined, failures?: Failure[]): Table[] {
   const w = (r: EchoResult): string => `${r.workload.conns}x${r.workload.txns}x${r.workload.size}`;
   const tables: Table[] = [
     {
@@ -97,11 +106,11 @@ function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
   if (measured.length > 1) {
     const ref = measured.find((r) => r.name === reference) ?? measured[0];
     tables.push({
-      title: `Comparison (ratios of medians against ${ref.name})`,
+      title: failures ? `Comparison against ${ref.name} (txn/s: median of per-round ratios, 95% CI; others: ratios of medians)` : `Comparison (ratios of medians against ${ref.name})`,
       head: ['config', 'txn/s', 'server us/txn', 'client us/txn', 'p99 latency', 'server maxrss'],
       rows: measured.map((r) => [
         r.name,
-        ratio(r.txn_per_s.median / ref.txn_per_s.median),
+        txnRatioCell(r, ref, failures),
         ratio(r.server_cpu_us_per_txn.median / ref.server_cpu_us_per_txn.median),
         ratio(r.client_cpu_us_per_txn.median / ref.client_cpu_us_per_txn.median),
         ratio(r.latency_us.p99.median / ref.latency_us.p99.median),
@@ -221,7 +230,8 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
     byWorkload.set(k, [...(byWorkload.get(k) ?? []), r]);
   }
   for (const [k, rs] of byWorkload) {
-    for (const t of echoTables(rs, reference)) {
+    // Merged files (report a.json b.json) were not interleaved: no pairs.
+    for (const t of echoTables(rs, reference, doc.sources ? undefined : doc.failures)) {
       tables.push(byWorkload.size > 1 ? { ...t, title: `${t.title} - ${k}` } : t);
     }
   }

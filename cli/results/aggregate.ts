@@ -3,7 +3,7 @@
 import type { JobOutcome } from '../measure/runner.js';
 import type { Rusage } from '../rusage/parse.js';
 import { summarize, type Stat } from '../stats/summary.js';
-import { statWarnings } from '../stats/warnings.js';
+import { shortRunWarning, statWarnings } from '../stats/warnings.js';
 import type {
   EchoResult,
   EchoSample,
@@ -86,7 +86,7 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
 }
 
 export function echoWarnings(r: EchoResult): string[] {
-  const out = [...statWarnings(r.name, 'txn/s', r.txn_per_s), ...statWarnings(r.name, 'server CPU/txn', r.server_cpu_us_per_txn)];
+  const out = [...statWarnings(r.name, 'txn/s', r.txn_per_s), ...statWarnings(r.name, 'server CPU/txn', r.server_cpu_us_per_txn), ...shortRunWarning(r.name, r.wall_us, r.workload.txns)];
   if (r.mismatches > 0) out.push(`${r.name}: ${r.mismatches} echoed transaction(s) came back different`);
   if (r.errors > 0) out.push(`${r.name}: ${r.errors} connection(s) failed`);
   const expected = r.workload.conns * r.workload.txns;

@@ -22,6 +22,10 @@ export interface Environment {
   tls_library: string | null;
   pinning: string;
   open_files_limit: number | null;
+  /** The coro-bench commit measured (git HEAD, "+dirty" when the tree had changes); null outside a git checkout. Absent in older results. */
+  commit?: string | null;
+  /** That commit's committer date (ISO 8601); orders a trend. */
+  commit_date?: string | null;
 }
 
 export interface Workload {

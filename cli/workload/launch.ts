@@ -42,6 +42,31 @@ export function resolvePinning(pin: [number, number] | undefined, noPin: boolean
   return { server: 0, client: 1 };
 }
 
+/**
+ * Pins this process (every thread, with taskset -a) to one CPU: for the
+ * in-process FFI microbenchmarks, which otherwise migrate between CPUs
+ * mid-run. CPU 0 unless `cpu` is given; nothing with `noPin`. Returns how the
+ * process runs, for the results' "pinning" field.
+ */
+export function pinSelf(cpu: number | undefined, noPin: boolean): string {
+  if (noPin) return 'in-process, not pinned (--no-pin)';
+  const cpus = availableParallelism();
+  const c = cpu ?? 0;
+  if (c >= cpus) throw new UsageError(`--pin: CPU ${c} does not exist (this machine has CPUs 0-${cpus - 1})`);
+  const ts = taskset();
+  if (!ts) {
+    if (cpu !== undefined) throw new UsageError('--pin needs taskset (util-linux), which is not installed');
+    return 'in-process, not pinned (taskset not installed)';
+  }
+  try {
+    execFileSync(ts, ['-a', '-p', '-c', String(c), String(process.pid)], { stdio: 'ignore' });
+  } catch (err) {
+    // A cpuset that excludes the CPU, or a seccomp profile: measure anyway, and say so.
+    return `in-process, not pinned (taskset failed: ${(err as Error).message.split('\n')[0]})`;
+  }
+  return `in-process, pinned to CPU ${c}`;
+}
+
 export function describePinning(p: Pinning): string {
   return p.server === undefined ? 'not pinned' : `server on CPU ${p.server}, client on CPU ${p.client}`;
 }
