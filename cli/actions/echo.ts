@@ -9,7 +9,7 @@ import { createProgress } from '../measure/progress.js';
 import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
 import { runEchoRaw } from '../workload/echo.js';
-import { describePinning, resolvePinning } from '../workload/launch.js';
+import { clientCpuWarning, describePinning, resolvePinning } from '../workload/launch.js';
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
@@ -22,7 +22,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   requireEchoPrograms(configs);
   await requirePortFree(o.port);
   const fileLimit = fileLimitFor(o.conns);
-  const pinning = resolvePinning(o.pin, o.noPin);
+  const pinning = resolvePinning(o.pin, o.noPin, { clients: o.clientCpus });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();
 
@@ -36,16 +36,27 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   }
 
   const started = new Date();
-  const parameters = { ...workload, servers: o.servers, backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend), tls: o.tls, runs: o.runs, warmup: o.warmup, port: o.port };
+  const parameters = {
+    ...workload,
+    servers: o.servers,
+    backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend),
+    tls: o.tls,
+    runs: o.runs,
+    warmup: o.warmup,
+    port: o.port,
+    ...(o.clients > 1 ? { clients: o.clients } : {}),
+  };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
-    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning), started, ...out, partial });
+    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning, o.clients), started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning)}`);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
+  const shared = clientCpuWarning(pinning, o.clients);
+  if (shared) progress.note(`warning: ${shared}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients },
     progress,
     (p) => {
       latest = docOf(p, true);

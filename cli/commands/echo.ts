@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
-import { choices, exportFile, int, LIMITS, pin } from './parse.js';
+import { choices, cpuList, exportFile, int, LIMITS, pin } from './parse.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -24,6 +24,9 @@ export interface EchoOptions {
   noPin: boolean;
   reference?: string;
   timeoutS: number;
+  /** echo_client processes sharing the connections. */
+  clients: number;
+  clientCpus?: number[];
 }
 
 export interface RawEchoOptions {
@@ -42,6 +45,8 @@ export interface RawEchoOptions {
   pin?: string | boolean;
   reference?: string;
   timeout: string;
+  clients?: string;
+  clientCpus?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -72,13 +77,22 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     noPin: raw.pin === false,
     reference: raw.reference,
     timeoutS: int('--timeout', raw.timeout, LIMITS.timeout.min, LIMITS.timeout.max),
+    clients: int('--clients', raw.clients ?? '1', LIMITS.clients.min, LIMITS.clients.max),
+    clientCpus: cpuList('--client-cpus', raw.clientCpus),
   };
+  checkClients(o.clients, o.conns, o.raw);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
   if (o.tls && o.servers.some((s) => s !== 'coro')) {
     throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
   }
   return o;
+}
+
+/** --clients against the connections they share (and --raw, which is one client's own report). */
+export function checkClients(clients: number, conns: number, raw = false): void {
+  if (clients > conns) throw new UsageError(`--clients ${clients} is more than the ${conns} connection(s) to share (at most one client per connection)`);
+  if (raw && clients > 1) throw new UsageError('--raw prints one client\'s coro++ lines: it cannot be combined with --clients');
 }
 
 export function echoCommand(): Command {
@@ -100,6 +114,8 @@ export function echoCommand(): Command {
     .option('--no-pin', 'do not pin server and client to CPUs')
     .option('--reference <config>', 'configuration the comparison ratios are against (default: the first)')
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
+    .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
+    .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
     .addHelpText(
       'after',
       `
@@ -108,7 +124,8 @@ Examples:
   coro-bench echo --conns 100 --txns 100 --size 100 --raw
   coro-bench echo --server all --runs 10 --export results/echo.json
   coro-bench echo --backend all --runs 5 --json > echo.json
-  coro-bench echo --tls --conns 10 --txns 1000`,
+  coro-bench echo --tls --conns 10 --txns 1000
+  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

@@ -75,6 +75,8 @@ export interface EchoSample {
   client_write_block: number;
   server_peak_rss_kib: number;
   server_peak_cpu_percent: number;
+  /** echo_client processes that shared the load (absent: one). */
+  clients?: number;
 }
 
 export interface EchoResult {

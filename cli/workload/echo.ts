@@ -1,10 +1,12 @@
 // One echo run: start a server, wait for its ready line, run echo_client
 // against it, sample the server, collect both sides' figures, reap both.
 import { paths } from '../paths.js';
-import { rusageFromJson } from '../rusage/parse.js';
+import { rusageFromJson, type Rusage } from '../rusage/parse.js';
 import type { EchoSample, Workload } from '../results/types.js';
-import { launch, type Pinning } from './launch.js';
-import { Proc } from './process.js';
+import { askBench } from './bench-query.js';
+import { clientCpu, launch, serverCpus, type Pinning } from './launch.js';
+import { mergeClientReports, parseClientReport, splitConnections, type ClientReport } from './merge.js';
+import { Proc, type Exit } from './process.js';
 import { READY_LINE, waitForReady } from './ready.js';
 import { Sampler } from './sampler.js';
 import { serverArgv, configName, type ServerConfig } from './servers.js';
@@ -20,6 +22,8 @@ export interface EchoRunOptions {
   /** Raise the open-files limit of both programs to this (many connections). */
   fileLimit?: number;
   readyTimeoutMs?: number;
+  /** echo_client processes sharing the connections (default 1). */
+  clients?: number;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -49,7 +53,7 @@ export async function startServer(
   /** A tool the server runs under, e.g. ["valgrind", "--tool=callgrind", ...] (gate metrics). */
   wrapper: string[] = [],
 ): Promise<StartedServer> {
-  const spec = launch([...wrapper, ...serverArgv(config, port)], pinning.server, fileLimit);
+  const spec = launch([...wrapper, ...serverArgv(config, port)], serverCpus(pinning), fileLimit);
   const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);
@@ -83,69 +87,95 @@ export async function stopServer(server: Proc, graceMs = 3000): Promise<void> {
   await server.reap(graceMs);
 }
 
-function num(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`echo_client --json: "${what}" missing or not a number`);
-  return v;
+/** Parses the one JSON object echo_client --json prints (docs/programs.md), with the server's figures it asked for. */
+export function parseClientJson(stdout: string, peak: { rss: number; cpu: number }): EchoSample {
+  const report = parseClientReport(stdout);
+  return sampleOf([report], rusageFromJson(report.server, 'echo_client --json "server"'), peak);
 }
 
-/** Parses the one JSON object echo_client --json prints (docs/programs.md). */
-export function parseClientJson(stdout: string, peak: { rss: number; cpu: number }): EchoSample {
-  const text = stdout.trim();
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new Error(`echo_client --json printed no valid JSON object: ${JSON.stringify(text.slice(0, 200))}`);
-  }
-  const lat = (obj.latency_us ?? {}) as Record<string, unknown>;
-  const server = rusageFromJson(obj.server, 'echo_client --json "server"');
+function sampleOf(reports: ClientReport[], server: Rusage, peak: { rss: number; cpu: number }): EchoSample {
+  const m = mergeClientReports(reports);
   return {
-    transactions: num(obj.transactions, 'transactions'),
-    mismatches: num(obj.mismatches, 'mismatches'),
-    errors: num(obj.errors, 'errors'),
-    wall_us: num(obj.wall_us, 'wall_us'),
-    txn_per_s: num(obj.txn_per_s, 'txn_per_s'),
-    bytes_moved: num(obj.bytes_moved, 'bytes_moved'),
-    latency_us: {
-      p50: num(lat.p50, 'latency_us.p50'),
-      p90: num(lat.p90, 'latency_us.p90'),
-      p99: num(lat.p99, 'latency_us.p99'),
-      p999: num(lat.p999, 'latency_us.p999'),
-      max: num(lat.max, 'latency_us.max'),
-    },
+    transactions: m.transactions,
+    mismatches: m.mismatches,
+    errors: m.errors,
+    wall_us: m.wall_us,
+    txn_per_s: m.txn_per_s,
+    bytes_moved: m.bytes_moved,
+    latency_us: m.latency_us,
     server_rusage: server,
-    client_rusage: rusageFromJson(obj.client, 'echo_client --json "client"'),
-    client_read_block: typeof obj.read_block === 'number' ? obj.read_block : 0,
-    client_write_block: typeof obj.write_block === 'number' ? obj.write_block : 0,
+    client_rusage: m.client_rusage,
+    client_read_block: m.client_read_block,
+    client_write_block: m.client_write_block,
     server_peak_rss_kib: peak.rss,
     server_peak_cpu_percent: peak.cpu,
+    ...(reports.length > 1 ? { clients: reports.length } : {}),
   };
 }
 
-/** Runs one measured echo run. Resolves with the sample or rejects with a RunFailure. */
+/** Every client's stderr tail, labelled when there are several, then the server's. */
+function tails(clients: Proc[], server: Proc): string[] {
+  const label = (p: Proc, l: string): string => (clients.length > 1 ? `[${p.label}] ${l}` : l);
+  return [...clients.flatMap((p) => p.stderrTail.get().map((l) => label(p, l))), ...server.stderrTail.get().map((l) => `[server] ${l}`)];
+}
+
+/**
+ * Runs one measured echo run. Resolves with the sample or rejects with a
+ * RunFailure. With several clients, each gets its share of the connections
+ * (numbered apart, so every payload differs) and its own CPU; none of them
+ * asks the server for figures or stops it: this process does, once all are
+ * done.
+ */
 export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
+  const n = o.clients ?? 1;
+  const shares = splitConnections(o.workload.conns, n);
   const { proc: server, port } = await startServer(o.config, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs);
   const sampler = new Sampler(server.pid as number).start();
-  let client: Proc | undefined;
+  const clients: Proc[] = [];
   try {
-    const spec = launch(clientArgv(o.config, port, o.workload, ['--json']), o.pinning.client, o.fileLimit);
-    client = new Proc('echo_client', spec.command, spec.args);
-    const exit = await client.wait(o.timeoutMs);
+    for (const [i, share] of shares.entries()) {
+      const extra = n === 1 ? ['--json'] : ['--json', '--no-bench', '--conn-base', String(share.base)];
+      const spec = launch(clientArgv(o.config, port, { ...o.workload, conns: share.conns }, extra), clientCpu(o.pinning, i), o.fileLimit);
+      clients.push(new Proc(n === 1 ? 'echo_client' : `echo_client ${i + 1}/${n}`, spec.command, spec.args));
+    }
+    const deadline = Date.now() + o.timeoutMs;
+    const exits: (Exit | undefined)[] = [];
+    for (const c of clients) exits.push(await c.wait(Math.max(1, deadline - Date.now())));
     const peak = sampler.stop();
-    if (!exit) {
-      throw new RunFailure(`echo_client did not finish within ${o.timeoutMs / 1000} s (killed)`, client.stderrTail.get());
+    const late = clients.filter((_, i) => !exits[i]);
+    if (late.length > 0) {
+      throw new RunFailure(`${late.map((c) => c.label).join(', ')} did not finish within ${o.timeoutMs / 1000} s (killed)`, tails(late, server));
     }
-    let sample: EchoSample;
+    const reports: ClientReport[] = [];
+    for (const [i, c] of clients.entries()) {
+      try {
+        reports.push(parseClientReport(c.stdout));
+      } catch (err) {
+        const why = exits[i]?.code === 0 ? (err as Error).message : `${c.label} ${c.describeExit()}`;
+        throw new RunFailure(why, tails([c], server));
+      }
+    }
+    let serverRusage: Rusage;
     try {
-      sample = parseClientJson(client.stdout, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent });
+      if (n === 1) {
+        serverRusage = rusageFromJson(reports[0].server, 'echo_client --json "server"');
+      } else {
+        const answer = await askBench('127.0.0.1', port, true);
+        if (!answer.rusage) throw new Error(`server figures missing: ${answer.missing}`);
+        serverRusage = answer.rusage;
+      }
     } catch (err) {
-      const why = exit.code === 0 ? (err as Error).message : `echo_client ${client.describeExit()}`;
-      throw new RunFailure(why, [...client.stderrTail.get(), ...server.stderrTail.get().map((l) => `[server] ${l}`)]);
+      const failed = clients.filter((_, i) => exits[i]?.code !== 0);
+      const why = failed.length > 0 ? `${failed[0].label} ${failed[0].describeExit()}` : (err as Error).message;
+      throw new RunFailure(why, tails(clients, server));
     }
-    if (exit.code !== 0 || sample.mismatches > 0 || sample.errors > 0) {
+    const sample = sampleOf(reports, serverRusage, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent });
+    const bad = clients.filter((_, i) => exits[i]?.code !== 0);
+    if (bad.length > 0 || sample.mismatches > 0 || sample.errors > 0) {
+      const who = bad.length > 0 ? bad.map((c) => `${c.label} ${c.describeExit()}`).join(', ') : `${n === 1 ? 'echo_client' : `${n} echo_clients`} exit status 0`;
       throw new RunFailure(
-        `echo_client ${client.describeExit()}: ${sample.mismatches} mismatched transaction(s), ${sample.errors} failed connection(s)`,
-        client.stderrTail.get(),
+        `${who}: ${sample.mismatches} mismatched transaction(s), ${sample.errors} failed connection(s)`,
+        tails(bad.length > 0 ? bad : clients, server).filter((l) => !l.startsWith('[server]')),
         sample.mismatches,
         sample.errors,
       );
@@ -153,7 +183,7 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
     return sample;
   } finally {
     sampler.stop();
-    if (client) await client.reap();
+    for (const c of clients) await c.reap();
     await stopServer(server);
   }
 }
