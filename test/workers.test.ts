@@ -57,6 +57,17 @@ t.test('echo --workers 2 --clients 2 on coro and the epoll peer: zero mismatches
   t.same(processesWithMarker(r.marker), []);
 });
 
+t.test('README workload with --clients 2 and with --workers 2 on every backend: zero mismatches', { skip: noEcho }, async (t) => {
+  for (const flags of [['--clients', '2'], ['--workers', '2']]) {
+    const r = await runCli(['echo', '--backend', 'all', ...flags, '--runs', '1', '--warmup', '0', '--json']);
+    t.equal(r.code, 0, `${flags.join(' ')}: exit 0 (${r.stderr.slice(-400)})`);
+    const doc = JSON.parse(r.stdout);
+    t.equal(doc.results.length, serverBackends().length, 'one result per backend');
+    for (const x of doc.results) t.match(x, { mismatches: 0, errors: 0, transactions: { median: 10_000 } }, `${flags.join(' ')}: ${x.name}`);
+    t.same(processesWithMarker(r.marker), []);
+  }
+});
+
 t.test('--workers / --server-cpus bad input', { skip: cliMissing() }, async (t) => {
   for (const [args, re] of [
     [['--workers', '0'], /--workers must be between 1 and 256/],
