@@ -14,6 +14,8 @@ command -v strace >/dev/null || missing+=(strace)
 # Debian's Go toolchain: `compare` builds and measures the Go echo peer
 # (native/peers/go_echo) with it; without it that peer is skipped.
 command -v go >/dev/null || missing+=(golang-go)
+# python3: the --server-cmd tests run an asyncio echo server the project did not write.
+command -v python3 >/dev/null || missing+=(python3)
 ((${#missing[@]})) || exit 0
 
 sudo=()

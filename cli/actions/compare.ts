@@ -6,12 +6,12 @@ import { DEFAULT_REFERENCE } from '../commands/compare.js';
 import type { IO } from '../commands/io.js';
 import { comparisonRows, type ComparisonRow } from '../compare/ratios.js';
 import { comparisonTable } from '../compare/table.js';
-import { resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requirePortFree } from '../engine/preflight.js';
 import { mergeOutputs, type SuiteOutput } from '../engine/suite.js';
 import { runSwitchSuite } from '../engine/switch.js';
-import { errorMessage, NativeMissingError, UsageError } from '../errors.js';
+import { NativeMissingError, UsageError } from '../errors.js';
 import { exportDoc } from '../export/exporter.js';
 import { jsonExporter } from '../export/json.js';
 import { createProgress } from '../measure/progress.js';
@@ -25,8 +25,7 @@ import type { EchoResult, ResultsDoc, Workload } from '../results/types.js';
 import { describePinning, resolvePinning } from '../workload/launch.js';
 import { installReaper, setInterruptHook } from '../workload/process.js';
 import { configName, requireProgram, serverProgram, type ServerConfig } from '../workload/servers.js';
-import { ensureGoEcho } from '../workload/go-peer.js';
-import { findOnPath } from '../workload/tools.js';
+import { goUnavailable } from '../workload/go-peer.js';
 
 interface EchoPlan {
   workload: Workload;
@@ -69,17 +68,6 @@ function skipped(name: string, reason: string): SuiteOutput {
 }
 
 /** Why the Go peer cannot run here, or undefined once it is built. */
-async function goUnavailable(): Promise<string | undefined> {
-  const go = findOnPath('go');
-  if (!go) return 'no Go toolchain (`go` is not on PATH)';
-  try {
-    await ensureGoEcho(go);
-    return undefined;
-  } catch (err) {
-    return errorMessage(err);
-  }
-}
-
 export async function compareAction(o: CompareOptions, io: IO): Promise<number> {
   const { echo: echoPlans, sw: switchPlans } = plans(o);
   const all = echoPlans.length ? resolveConfigs(o.echo.servers, o.echo.backends, o.echo.tls, o.echo.builds) : [];
@@ -95,12 +83,20 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
       }
     }
     try {
-      requireProgram(serverProgram(c), `${configName(c)} server`);
+      const program = serverProgram(c);
+      if (program) requireProgram(program, `${configName(c)} server`);
       configs.push(c);
     } catch (err) {
       if (!(err instanceof NativeMissingError)) throw err;
       pre.push(skipped(configName(c), err.message));
     }
+  }
+  // Servers the suite did not write join the built-in ones (targets checked before any run).
+  if (echoPlans.length) {
+    const custom = customConfigs(o.echo.serverCmds, o.echo.targets, readyPattern(o.echo.ready));
+    await checkTargets(custom);
+    configs.push(...custom);
+    requireUniqueNames(configs);
   }
   if (echoPlans.length) requireProgram(paths.echoClient, 'echo_client');
   if (switchPlans.length) ensureRuntime();
@@ -111,7 +107,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   }
   const reference = names.includes(o.echo.reference as string) ? (o.echo.reference as string) : names[0];
   await requirePortFree(o.echo.port);
-  const pinning = resolvePinning(o.echo.pin, o.echo.noPin);
+  const pinning = resolvePinning(o.echo.pin, o.echo.noPin, { clients: o.echo.clientCpus });
   installReaper();
 
   const started = new Date();
@@ -135,7 +131,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
     progress.note(`compare ${w.conns}x${w.txns}x${w.size}: ${names.join(', ')} interleaved; ${p.warmup} warmup + ${p.runs} run(s) each; ${describePinning(pinning)}`);
     done.push(
       await runEchoSuite(
-        { configs, workload: w, runs: p.runs, warmup: p.warmup, port: o.echo.port, pinning, timeoutMs: p.timeoutS * 1000, fileLimit: fileLimitFor(w.conns) },
+        { configs, workload: w, runs: p.runs, warmup: p.warmup, port: o.echo.port, pinning, timeoutMs: p.timeoutS * 1000, fileLimit: fileLimitFor(w.conns), clients: o.echo.clients },
         progress,
         (part) => {
           latest = [...done, part];

@@ -1,7 +1,7 @@
 // `coro-bench echo`: runs the echo suite (or one raw coro++ run) and reports.
 import type { EchoOptions } from '../commands/echo.js';
 import type { IO } from '../commands/io.js';
-import { resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { UsageError } from '../errors.js';
@@ -11,20 +11,27 @@ import { buildLabel } from '../paths.js';
 import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
 import { runEchoRaw } from '../workload/echo.js';
-import { describePinning, resolvePinning } from '../workload/launch.js';
+import { clientCpuWarning, defaultServerCpus, describePinning, resolvePinning, workerCpuWarning } from '../workload/launch.js';
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
-  const configs = resolveConfigs(o.servers, o.backends, o.tls, o.builds);
+  const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, o.tls, o.builds) : []), ...customConfigs(o.serverCmds, o.targets, readyPattern(o.ready))].map((c) =>
+    o.workers > 1 && c.server !== 'target' ? { ...c, workers: o.workers } : c,
+  );
+  requireUniqueNames(configs);
   if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
     throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
   }
   requireEchoPrograms(configs);
   await requirePortFree(o.port);
+  await checkTargets(configs);
   const fileLimit = fileLimitFor(o.conns);
-  const pinning = resolvePinning(o.pin, o.noPin);
+  const pinning = resolvePinning(o.pin, o.noPin, {
+    clients: o.clientCpus,
+    server: o.serverCpus ?? (o.pin || o.noPin ? undefined : defaultServerCpus(o.workers)),
+  });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();
 
@@ -41,16 +48,28 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   // Which TLS library each --build folder has, in the results and on stderr.
   const builds = o.builds.map((dir) => ({ build: buildLabel(dir), dir, tls_library: tlsLibraryOf(dir) }));
   for (const b of builds) io.err(`${b.build}: ${b.tls_library} (${b.dir})\n`);
-  const parameters = { ...workload, servers: o.servers, backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend), tls: o.tls, ...(builds.length ? { builds } : {}), runs: o.runs, warmup: o.warmup, port: o.port };
+  const parameters = {
+    ...workload,
+    servers: o.servers,
+    backends: configs.filter((c) => c.server === 'coro').map((c) => c.backend),
+    tls: o.tls,
+    ...(builds.length ? { builds } : {}),
+    runs: o.runs,
+    warmup: o.warmup,
+    port: o.port,
+    ...(o.clients > 1 ? { clients: o.clients } : {}),
+    ...(o.workers > 1 ? { workers: o.workers } : {}),
+  };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
-    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning), started, ...out, partial });
+    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning, o.clients), started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning)}`);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
+  for (const w of [clientCpuWarning(pinning, o.clients), workerCpuWarning(pinning, o.workers)]) if (w) progress.note(`warning: ${w}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients },
     progress,
     (p) => {
       latest = docOf(p, true);

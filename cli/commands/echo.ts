@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
-import { buildDirs, choices, exportFile, int, LIMITS, pin, repeatable } from './parse.js';
+import { customConfigs, readyPattern } from '../engine/configs.js';
+import { buildDirs, choices, cpuList, exportFile, int, LIMITS, pin, repeatable } from './parse.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -26,6 +27,16 @@ export interface EchoOptions {
   noPin: boolean;
   reference?: string;
   timeoutS: number;
+  /** echo_client processes sharing the connections. */
+  clients: number;
+  clientCpus?: number[];
+  /** --server-cmd NAME=COMMAND and --target [NAME=]HOST:PORT as given (checked in parse, resolved in the action). */
+  serverCmds: string[];
+  targets: string[];
+  ready?: string;
+  /** Server worker processes (-w N / cluster / GOMAXPROCS). */
+  workers: number;
+  serverCpus?: number[];
 }
 
 export interface RawEchoOptions {
@@ -33,7 +44,8 @@ export interface RawEchoOptions {
   txns: string;
   size: string;
   backend?: string;
-  server: string;
+  /** Default: coro, or none when --server-cmd/--target are given. */
+  server?: string;
   tls?: boolean;
   build?: string[];
   runs: string;
@@ -45,6 +57,13 @@ export interface RawEchoOptions {
   pin?: string | boolean;
   reference?: string;
   timeout: string;
+  clients?: string;
+  clientCpus?: string;
+  serverCmd?: string[];
+  target?: string[];
+  ready?: string;
+  workers?: string;
+  serverCpus?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -63,7 +82,7 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     txns: int('--txns', raw.txns, LIMITS.txns.min, LIMITS.txns.max),
     size: int('--size', raw.size, LIMITS.size.min, LIMITS.size.max),
     backends: parseBackends(raw.backend),
-    servers: choices('--server', raw.server, SERVER_KINDS),
+    servers: raw.server === undefined && (raw.serverCmd?.length || raw.target?.length) ? [] : choices('--server', raw.server ?? 'coro', SERVER_KINDS),
     tls: raw.tls === true,
     builds: buildDirs(raw.build),
     runs: int('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
@@ -76,13 +95,31 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     noPin: raw.pin === false,
     reference: raw.reference,
     timeoutS: int('--timeout', raw.timeout, LIMITS.timeout.min, LIMITS.timeout.max),
+    clients: int('--clients', raw.clients ?? '1', LIMITS.clients.min, LIMITS.clients.max),
+    clientCpus: cpuList('--client-cpus', raw.clientCpus),
+    serverCmds: raw.serverCmd ?? [],
+    targets: raw.target ?? [],
+    ready: raw.ready,
+    workers: int('--workers', raw.workers ?? '1', LIMITS.workers.min, LIMITS.workers.max),
+    serverCpus: cpuList('--server-cpus', raw.serverCpus),
   };
+  // Parsed here for their one-line errors; the action builds the configurations again.
+  customConfigs(o.serverCmds, o.targets, readyPattern(o.ready));
+  if (o.tls && (o.serverCmds.length || o.targets.length)) throw new UsageError('--tls is for the coro server: --server-cmd and --target servers are driven in clear text');
+  checkClients(o.clients, o.conns, o.raw);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
+  if (o.raw && (o.serverCmds.length || o.targets.length)) throw new UsageError('--raw runs a built-in server: it cannot be combined with --server-cmd or --target');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
   if (o.tls && o.servers.some((s) => s !== 'coro')) {
     throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
   }
   return o;
+}
+
+/** --clients against the connections they share (and --raw, which is one client's own report). */
+export function checkClients(clients: number, conns: number, raw = false): void {
+  if (clients > conns) throw new UsageError(`--clients ${clients} is more than the ${conns} connection(s) to share (at most one client per connection)`);
+  if (raw && clients > 1) throw new UsageError('--raw prints one client\'s coro++ lines: it cannot be combined with --clients');
 }
 
 export function echoCommand(): Command {
@@ -92,7 +129,10 @@ export function echoCommand(): Command {
     .option('--txns <n>', 'transactions per connection', '100')
     .option('--size <bytes>', 'bytes per transaction, CRLF included (>= 3)', '100')
     .option('--backend <name>', 'event backend of the coro server: a name, a comma list, or "all" (default: the fastest of this build)')
-    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all"`, 'coro')
+    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all" (default: coro, or none with --server-cmd/--target)`)
+    .option('--server-cmd <name=command>', 'also run your own line-echo server: a shell command with {port} (repeatable)', repeatable, [])
+    .option('--target <[name=]host:port>', 'also load an echo server that is already running (repeatable; nothing is spawned)', repeatable, [])
+    .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this (default: when it accepts a connection)')
     .option('--tls', 'TLS between client and the coro server (echo_server -t / echo_client -t)')
     .option('--build <dir>', 'run the coro server of this native build folder (repeatable: one configuration each, named coro/<backend>@<folder>); the client stays native/build\'s', repeatable)
     .option('--runs <n>', 'measured runs per configuration', '5')
@@ -105,6 +145,10 @@ export function echoCommand(): Command {
     .option('--no-pin', 'do not pin server and client to CPUs')
     .option('--reference <config>', 'configuration the comparison ratios are against (default: the first)')
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
+    .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
+    .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
+    .option('--workers <n>', 'server worker processes: echo_server/epoll -w N, Node cluster, Go GOMAXPROCS, {workers} of a --server-cmd', '1')
+    .option('--server-cpus <list>', 'CPUs for the server, e.g. 0-3 (default: CPU 0, or one per worker from CPU 0 leaving one for clients)')
     .addHelpText(
       'after',
       `
@@ -114,7 +158,12 @@ Examples:
   coro-bench echo --server all --runs 10 --export results/echo.json
   coro-bench echo --backend all --runs 5 --json > echo.json
   coro-bench echo --tls --conns 10 --txns 1000
-  coro-bench echo --tls --build native/build --build native/build-s2n   # OpenSSL against s2n (npm run test:s2n builds it)`,
+  coro-bench echo --tls --build native/build --build native/build-s2n   # OpenSSL against s2n (npm run test:s2n builds it)
+  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7
+  coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
+  coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
+  coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000
+  coro-bench echo --server coro,epoll --workers 4 --server-cpus 0-3 --clients 4 --client-cpus 4-7`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

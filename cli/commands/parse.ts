@@ -64,6 +64,10 @@ export const LIMITS = {
   warmup: { min: 0, max: 10_000 },
   port: { min: 0, max: 65_535 },
   timeout: { min: 1, max: 86_400 },
+  /** echo_client processes of one run. */
+  clients: { min: 1, max: 1024 },
+  /** Server worker processes (DEMO_WORKERS_MAX in native/demos/lib/demo_workers.h). */
+  workers: { min: 1, max: 256 },
 };
 
 /** `--export FILE`: a known extension in an existing folder, checked before any run. */
@@ -100,4 +104,22 @@ export function buildDirs(raw: string[] | undefined): string[] {
     seen.set(label, dir);
   }
   return [...new Set(dirs)];
+}
+
+/** A CPU list as taskset writes it: "0-3,6" (each CPU once, in order). Existence is checked when pinning. */
+export function cpuList(name: string, raw: unknown): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const s = String(raw).trim();
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(s.replace(/\s+/g, ''))) {
+    throw new UsageError(`${name} must be a CPU list such as 1,2 or 2-5, got "${String(raw)}"`);
+  }
+  const out = new Set<number>();
+  for (const part of s.replace(/\s+/g, '').split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    const hi = b ?? a;
+    if (hi < a) throw new UsageError(`${name}: range "${part}" runs backwards`);
+    if (hi - a > 4096) throw new UsageError(`${name}: range "${part}" is too large`);
+    for (let c = a; c <= hi; c++) out.add(c);
+  }
+  return [...out].sort((x, y) => x - y);
 }

@@ -18,6 +18,8 @@ export interface EchoSuiteSpec {
   pinning: Pinning;
   timeoutMs: number;
   fileLimit?: number;
+  /** echo_client processes per run (default 1). */
+  clients?: number;
 }
 
 function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): SuiteOutput {
@@ -42,6 +44,7 @@ export async function runEchoSuite(spec: EchoSuiteSpec, progress: Progress, part
         pinning: spec.pinning,
         timeoutMs: spec.timeoutMs,
         fileLimit: spec.fileLimit,
+        clients: spec.clients,
       }),
   }));
   const outcomes = await measure(jobs, { warmup: spec.warmup, runs: spec.runs }, progress, (o) => partial?.(toOutput(spec, o)));

@@ -8,7 +8,10 @@ import { requireProgram, serverProgram, type ServerConfig } from '../workload/se
 
 export function requireEchoPrograms(configs: ServerConfig[]): void {
   requireProgram(paths.echoClient, 'echo_client');
-  for (const c of configs) requireProgram(serverProgram(c), c.server === 'node' ? 'node_echo.mjs' : `${c.server} echo server`);
+  for (const c of configs) {
+    const program = serverProgram(c);
+    if (program) requireProgram(program, c.server === 'node' ? 'node_echo.mjs' : `${c.server} echo server`);
+  }
 }
 
 /** Rejects a fixed port that something already listens on. */

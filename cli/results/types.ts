@@ -75,13 +75,18 @@ export interface EchoSample {
   txn_per_s: number;
   bytes_moved: number;
   latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
-  server_rusage: Rusage;
+  /** null when the server's figures could not be had (see server_figures). */
+  server_rusage: Rusage | null;
   client_rusage: Rusage;
   /** Absent when the client does not report them (see RusageStats). */
   client_read_block?: number;
   client_write_block?: number;
   server_peak_rss_kib: number;
   server_peak_cpu_percent: number;
+  /** echo_client processes that shared the load (absent: one). */
+  clients?: number;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
 }
 
 export interface EchoResult {
@@ -109,6 +114,8 @@ export interface EchoResult {
   /** From pidusage samples of the server every ~50 ms. */
   server_peak_rss_kib: Stat;
   server_peak_cpu_percent: Stat;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
   samples: EchoSample[];
 }
 
@@ -271,6 +278,23 @@ export interface SkippedResult {
   reason: string;
 }
 
+/** One row of `coro-bench scale`: one server configuration at one number of workers. */
+export interface ScaleRow {
+  /** The configuration without its worker count, e.g. "coro/epoll". */
+  config: string;
+  /** The EchoResult this row summarizes (its name). */
+  result: string;
+  workers: number;
+  clients: number;
+  server_cpus: string;
+  client_cpus: string;
+  /** Medians of the runs; null when no run succeeded. */
+  txn_per_s: number | null;
+  server_cpu_us_per_txn: number | null;
+  /** txn/s at N / (N x txn/s at 1 worker); null without both. */
+  efficiency: number | null;
+}
+
 export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | SkippedResult;
 
 export interface ResultsDoc {
@@ -284,6 +308,8 @@ export interface ResultsDoc {
   results: Result[];
   failures: Failure[];
   warnings: string[];
+  /** `coro-bench scale`: the scaling rows (the measurements are in results). */
+  scale?: ScaleRow[];
   /** True when the run was interrupted and this holds what finished. */
   partial?: boolean;
   /** Set by `report` when it merges several files: where each part came from. */

@@ -1,13 +1,16 @@
 // One echo run: start a server, wait for its ready line, run echo_client
 // against it, sample the server, collect both sides' figures, reap both.
 import { paths } from '../paths.js';
-import { rusageFromJson } from '../rusage/parse.js';
+import { rusageFromJson, type Rusage } from '../rusage/parse.js';
 import type { EchoSample, Workload } from '../results/types.js';
-import { launch, type Pinning } from './launch.js';
-import { Proc } from './process.js';
+import { askBench } from './bench-query.js';
+import { clientCpu, launch, serverCpus, type Pinning } from './launch.js';
+import { mergeClientReports, parseClientReport, splitConnections, type ClientReport } from './merge.js';
+import { Proc, type Exit } from './process.js';
 import { READY_LINE, waitForReady } from './ready.js';
-import { Sampler } from './sampler.js';
-import { serverArgv, configName, type ServerConfig } from './servers.js';
+import { freePort, waitCustomReady } from './custom.js';
+import { TreeSampler, treeUsage, type TreeUsage } from './proc-tree.js';
+import { serverArgv, configName, serverEnv, type ServerConfig } from './servers.js';
 
 export interface EchoRunOptions {
   config: ServerConfig;
@@ -20,6 +23,8 @@ export interface EchoRunOptions {
   /** Raise the open-files limit of both programs to this (many connections). */
   fileLimit?: number;
   readyTimeoutMs?: number;
+  /** echo_client processes sharing the connections (default 1). */
+  clients?: number;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -49,8 +54,8 @@ export async function startServer(
   /** A tool the server runs under, e.g. ["valgrind", "--tool=callgrind", ...] (gate metrics). */
   wrapper: string[] = [],
 ): Promise<StartedServer> {
-  const spec = launch([...wrapper, ...serverArgv(config, port)], pinning.server, fileLimit);
-  const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
+  const spec = launch([...wrapper, ...serverArgv(config, port)], serverCpus(pinning), fileLimit);
+  const proc = new Proc(`${configName(config)} server`, spec.command, spec.args, serverEnv(config));
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);
     return { proc, port: actual };
@@ -65,12 +70,13 @@ export function clientArgv(
   port: number,
   w: Workload,
   extra: string[],
+  host = '127.0.0.1',
 ): string[] {
   return [
     paths.echoClient,
     ...(config.tls ? ['-t'] : []),
     ...extra,
-    '127.0.0.1',
+    host,
     String(port),
     String(w.conns),
     String(w.txns),
@@ -83,78 +89,206 @@ export async function stopServer(server: Proc, graceMs = 3000): Promise<void> {
   await server.reap(graceMs);
 }
 
-function num(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`echo_client --json: "${what}" missing or not a number`);
-  return v;
+/** Parses the one JSON object echo_client --json prints (docs/programs.md), with the server's figures it asked for. */
+export function parseClientJson(stdout: string, peak: { rss: number; cpu: number }): EchoSample {
+  const report = parseClientReport(stdout);
+  return sampleOf([report], { rusage: rusageFromJson(report.server, 'echo_client --json "server"') }, peak);
 }
 
-/** Parses the one JSON object echo_client --json prints (docs/programs.md). */
-export function parseClientJson(stdout: string, peak: { rss: number; cpu: number }): EchoSample {
-  const text = stdout.trim();
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new Error(`echo_client --json printed no valid JSON object: ${JSON.stringify(text.slice(0, 200))}`);
-  }
-  const lat = (obj.latency_us ?? {}) as Record<string, unknown>;
-  const server = rusageFromJson(obj.server, 'echo_client --json "server"');
+function sampleOf(reports: ClientReport[], server: ServerFigures, peak: { rss: number; cpu: number }): EchoSample {
+  const m = mergeClientReports(reports);
   return {
-    transactions: num(obj.transactions, 'transactions'),
-    mismatches: num(obj.mismatches, 'mismatches'),
-    errors: num(obj.errors, 'errors'),
-    wall_us: num(obj.wall_us, 'wall_us'),
-    txn_per_s: num(obj.txn_per_s, 'txn_per_s'),
-    bytes_moved: num(obj.bytes_moved, 'bytes_moved'),
-    latency_us: {
-      p50: num(lat.p50, 'latency_us.p50'),
-      p90: num(lat.p90, 'latency_us.p90'),
-      p99: num(lat.p99, 'latency_us.p99'),
-      p999: num(lat.p999, 'latency_us.p999'),
-      max: num(lat.max, 'latency_us.max'),
-    },
-    server_rusage: server,
-    client_rusage: rusageFromJson(obj.client, 'echo_client --json "client"'),
-    ...(typeof obj.read_block === 'number' ? { client_read_block: obj.read_block } : {}),
-    ...(typeof obj.write_block === 'number' ? { client_write_block: obj.write_block } : {}),
+    transactions: m.transactions,
+    mismatches: m.mismatches,
+    errors: m.errors,
+    wall_us: m.wall_us,
+    txn_per_s: m.txn_per_s,
+    bytes_moved: m.bytes_moved,
+    latency_us: m.latency_us,
+    server_rusage: server.rusage,
+    client_rusage: m.client_rusage,
+    client_read_block: m.client_read_block,
+    client_write_block: m.client_write_block,
     server_peak_rss_kib: peak.rss,
     server_peak_cpu_percent: peak.cpu,
+    ...(reports.length > 1 ? { clients: reports.length } : {}),
+    ...(server.source ? { server_figures: server.source } : {}),
   };
 }
 
-/** Runs one measured echo run. Resolves with the sample or rejects with a RunFailure. */
-export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
-  const { proc: server, port } = await startServer(o.config, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs);
-  const sampler = new Sampler(server.pid as number).start();
-  let client: Proc | undefined;
+/** The server's figures of one run, and where they came from when not its own `!bench json`. */
+interface ServerFigures {
+  rusage: Rusage | null;
+  source?: string;
+}
+
+/** Every client's stderr tail, labelled when there are several, then the server's. */
+function tails(clients: Proc[], server: Proc | undefined): string[] {
+  const label = (p: Proc, l: string): string => (clients.length > 1 ? `[${p.label}] ${l}` : l);
+  return [...clients.flatMap((p) => p.stderrTail.get().map((l) => label(p, l))), ...(server?.stderrTail.get().map((l) => `[server] ${l}`) ?? [])];
+}
+
+/** Starts a --server-cmd server on `port` (0: a free one picked now) and waits until it is ready. */
+export async function startCustomServer(
+  config: ServerConfig,
+  port: number,
+  pinning: Pinning,
+  fileLimit: number | undefined,
+  readyTimeoutMs = 10_000,
+): Promise<StartedServer> {
+  const actual = port || (await freePort());
+  const spec = launch(serverArgv(config, actual), serverCpus(pinning), fileLimit);
+  const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
   try {
-    const spec = launch(clientArgv(o.config, port, o.workload, ['--json']), o.pinning.client, o.fileLimit);
-    client = new Proc('echo_client', spec.command, spec.args);
-    const exit = await client.wait(o.timeoutMs);
-    const peak = sampler.stop();
-    if (!exit) {
-      throw new RunFailure(`echo_client did not finish within ${o.timeoutMs / 1000} s (killed)`, client.stderrTail.get());
+    await waitCustomReady(proc, '127.0.0.1', actual, config.custom?.ready, readyTimeoutMs);
+    return { proc, port: actual };
+  } catch (err) {
+    await proc.reap();
+    throw new RunFailure((err as Error).message, proc.stderrTail.get());
+  }
+}
+
+/** The server under load: spawned (proc) or already running (--target). */
+interface ServerUnderTest {
+  proc?: Proc;
+  host: string;
+  port: number;
+}
+
+async function startAny(o: EchoRunOptions): Promise<ServerUnderTest> {
+  const c = o.config;
+  if (c.server === 'target') return { host: c.custom?.host as string, port: c.custom?.port as number };
+  const s = c.server === 'cmd' ? await startCustomServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs) : await startServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs);
+  return { proc: s.proc, host: '127.0.0.1', port: s.port };
+}
+
+/** CPU, faults and switches a process tree used between two readings, as a rusage (maxrss: the peak sampled RSS of the tree). */
+function treeDelta(before: TreeUsage, after: TreeUsage, wallUs: number, peakRssKib: number): Rusage {
+  return {
+    wall_us: Math.round(wallUs),
+    utime_us: after.utime_us - before.utime_us,
+    stime_us: after.stime_us - before.stime_us,
+    maxrss_kib: peakRssKib,
+    ixrss: 0,
+    idrss: 0,
+    isrss: 0,
+    minflt: after.minflt - before.minflt,
+    majflt: after.majflt - before.majflt,
+    nswap: 0,
+    inblock: 0,
+    oublock: 0,
+    msgsnd: 0,
+    msgrcv: 0,
+    nsignals: 0,
+    nvcsw: after.nvcsw - before.nvcsw,
+    nivcsw: after.nivcsw - before.nivcsw,
+  };
+}
+
+/** What a running server used between two `!bench json` readings (maxrss: the later reading). */
+export function rusageDelta(a: Rusage, b: Rusage): Rusage {
+  const out = { ...b };
+  for (const k of Object.keys(b) as (keyof Rusage)[]) {
+    const x = a[k];
+    const y = b[k];
+    if (k !== 'maxrss_kib' && typeof x === 'number' && typeof y === 'number') out[k] = y - x;
+  }
+  return out;
+}
+
+/**
+ * Runs one measured echo run. Resolves with the sample or rejects with a
+ * RunFailure. With several clients, each gets its share of the connections
+ * (numbered apart, so every payload differs) and its own CPU; none of them
+ * asks the server for figures or stops it: this process does, once all are
+ * done. So it does for servers the suite did not write, which may not know
+ * `!bench`/`!shutdown`: then a spawned one's figures come from /proc (its
+ * whole process tree) and it is stopped with a signal, and a --target's are
+ * missing, with the reason.
+ */
+export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
+  const n = o.clients ?? 1;
+  const kind = o.config.server;
+  const custom = kind === 'cmd' || kind === 'target';
+  const cliAsks = n > 1 || custom;
+  const shares = splitConnections(o.workload.conns, n);
+  const server = await startAny(o);
+  const root = server.proc?.pid;
+  const sampler = root === undefined ? undefined : new TreeSampler(root).start();
+  const before = root === undefined ? undefined : treeUsage(root);
+  // A --target was not started for this run: its `!bench json` counts from
+  // its own start, so the run's share is the difference of two readings.
+  const targetBefore = kind === 'target' ? await askBench(server.host, server.port, false) : undefined;
+  const startedAt = performance.now();
+  const clients: Proc[] = [];
+  let stopped = false;
+  try {
+    for (const [i, share] of shares.entries()) {
+      const extra = cliAsks ? ['--json', '--no-bench', '--conn-base', String(share.base)] : ['--json'];
+      const spec = launch(clientArgv(o.config, server.port, { ...o.workload, conns: share.conns }, extra, server.host), clientCpu(o.pinning, i), o.fileLimit);
+      clients.push(new Proc(n === 1 ? 'echo_client' : `echo_client ${i + 1}/${n}`, spec.command, spec.args));
     }
-    let sample: EchoSample;
+    const deadline = Date.now() + o.timeoutMs;
+    const exits: (Exit | undefined)[] = [];
+    for (const c of clients) exits.push(await c.wait(Math.max(1, deadline - Date.now())));
+    const after = root === undefined ? undefined : treeUsage(root);
+    const wallUs = (performance.now() - startedAt) * 1000;
+    const peak = sampler?.stop() ?? { peak_rss_kib: Number.NaN, peak_cpu_percent: Number.NaN };
+    const late = clients.filter((_, i) => !exits[i]);
+    if (late.length > 0) {
+      throw new RunFailure(`${late.map((c) => c.label).join(', ')} did not finish within ${o.timeoutMs / 1000} s (killed)`, tails(late, server.proc));
+    }
+    // A client that failed may have lost its server: give the server's exit a
+    // moment to be reported, so the failure names the cause.
+    if (cliAsks && server.proc && exits.some((e) => e?.code !== 0)) await server.proc.wait(1000);
+    if (cliAsks && server.proc?.exit) {
+      throw new RunFailure(`${server.proc.label} ${server.proc.describeExit()} during the run`, tails(clients, server.proc));
+    }
+    const reports: ClientReport[] = [];
+    for (const [i, c] of clients.entries()) {
+      try {
+        reports.push(parseClientReport(c.stdout));
+      } catch (err) {
+        const why = exits[i]?.code === 0 ? (err as Error).message : `${c.label} ${c.describeExit()}`;
+        throw new RunFailure(why, tails([c], server.proc));
+      }
+    }
+    let figures: ServerFigures;
     try {
-      sample = parseClientJson(client.stdout, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent });
+      if (!cliAsks) {
+        figures = { rusage: rusageFromJson(reports[0].server, 'echo_client --json "server"') };
+      } else {
+        const answer = await askBench(server.host, server.port, kind !== 'target');
+        stopped = answer.rusage !== undefined && kind !== 'target';
+        if (answer.rusage && targetBefore) {
+          figures = targetBefore.rusage ? { rusage: rusageDelta(targetBefore.rusage, answer.rusage) } : { rusage: null, source: `missing: before the run: ${targetBefore.missing}` };
+        } else if (answer.rusage) figures = { rusage: answer.rusage };
+        else if (kind === 'cmd' && before && after) figures = { rusage: treeDelta(before, after, wallUs, peak.peak_rss_kib), source: `/proc (process tree; ${answer.missing})` };
+        else if (kind === 'target') figures = { rusage: null, source: `missing: ${answer.missing}` };
+        else throw new Error(`server figures missing: ${answer.missing}`);
+      }
     } catch (err) {
-      const why = exit.code === 0 ? (err as Error).message : `echo_client ${client.describeExit()}`;
-      throw new RunFailure(why, [...client.stderrTail.get(), ...server.stderrTail.get().map((l) => `[server] ${l}`)]);
+      const failed = clients.filter((_, i) => exits[i]?.code !== 0);
+      const why = failed.length > 0 ? `${failed[0].label} ${failed[0].describeExit()}` : (err as Error).message;
+      throw new RunFailure(why, tails(clients, server.proc));
     }
-    if (exit.code !== 0 || sample.mismatches > 0 || sample.errors > 0) {
+    const sample = sampleOf(reports, figures, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent });
+    const bad = clients.filter((_, i) => exits[i]?.code !== 0);
+    if (bad.length > 0 || sample.mismatches > 0 || sample.errors > 0) {
+      const who = bad.length > 0 ? bad.map((c) => `${c.label} ${c.describeExit()}`).join(', ') : `${n === 1 ? 'echo_client' : `${n} echo_clients`} exit status 0`;
       throw new RunFailure(
-        `echo_client ${client.describeExit()}: ${sample.mismatches} mismatched transaction(s), ${sample.errors} failed connection(s)`,
-        client.stderrTail.get(),
+        `${who}: ${sample.mismatches} mismatched transaction(s), ${sample.errors} failed connection(s)`,
+        tails(bad.length > 0 ? bad : clients, server.proc).filter((l) => !l.startsWith('[server]')),
         sample.mismatches,
         sample.errors,
       );
     }
     return sample;
   } finally {
-    sampler.stop();
-    if (client) await client.reap();
-    await stopServer(server);
+    sampler?.stop();
+    for (const c of clients) await c.reap();
+    // A server told !shutdown (by its client or by us) gets time to exit by itself; one that was not is signalled now.
+    if (server.proc) await stopServer(server.proc, !custom || stopped ? 3000 : 0);
   }
 }
 

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { NativeMissingError } from '../errors.js';
 import { BUILD_HINT, buildLabel, buildPaths, paths } from '../paths.js';
+import { commandFor, type CustomServer } from './custom.js';
 
 export const SERVER_KINDS = ['coro', 'epoll', 'node'] as const;
 /**
@@ -18,8 +19,11 @@ export const PEER_BACKEND: Record<Exclude<ServerKind, 'coro'>, string> = {
   go: 'netpoll',
 };
 
+/** The built-in kinds plus servers the suite did not write: a command it spawns, or an address already serving. */
+export type ConfigKind = ServerKind | 'cmd' | 'target';
+
 export interface ServerConfig {
-  server: ServerKind;
+  server: ConfigKind;
   /** Event backend of the coro server; the peers' fixed mechanism otherwise. */
   backend: string;
   tls: boolean;
@@ -29,17 +33,35 @@ export interface ServerConfig {
    * the default build's echo_client, so that only the server differs.
    */
   build?: string;
+  /** --server-cmd / --target: what to run or where it runs. */
+  custom?: CustomServer;
+  /**
+   * Worker processes (--workers; absent: 1): `-w N` of echo_server, the
+   * epoll and Node peers, GOMAXPROCS of the Go peer, {workers} of a
+   * --server-cmd.
+   */
+  workers?: number;
 }
 
 /** "coro/epoll", "coro/epoll+tls", "node"; "coro/epoll+tls@build-s2n" for a --build folder. */
 export function configName(c: ServerConfig): string {
+  const w = (c.workers ?? 1) > 1 ? ` w${c.workers}` : '';
+  if (c.custom) return `${c.custom.name}${c.server === 'cmd' ? w : ''}`;
+  return `${baseName(c)}${w}`;
+}
+
+function baseName(c: ServerConfig): string {
   const base = c.server === 'coro' ? `coro/${c.backend}` : c.server;
   const name = c.tls ? `${base}+tls` : base;
   return c.build ? `${name}@${buildLabel(c.build)}` : name;
 }
 
-/** The program file a configuration's server needs (to check before running anything). */
-export function serverProgram(c: ServerConfig): string {
+/**
+ * The program file a configuration's server needs (to check before running
+ * anything); undefined for --server-cmd and --target, which custom.ts checks.
+ */
+export function serverProgram(c: ServerConfig): string | undefined {
+  if (c.server === 'cmd' || c.server === 'target') return undefined;
   if (c.server === 'coro' && c.build) return buildPaths(c.build).echoServer;
   return { coro: paths.echoServer, epoll: paths.epollEcho, node: paths.nodeEcho, go: paths.goEcho }[c.server];
 }
@@ -52,15 +74,29 @@ export function requireProgram(file: string, what: string): void {
 
 /** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
 export function serverArgv(c: ServerConfig, port: number): string[] {
-  const common = ['-a', '127.0.0.1', '-P', String(port)];
+  const w = c.workers ?? 1;
+  // -w only when asked: one worker runs exactly the program as it always ran.
+  const common = ['-a', '127.0.0.1', '-P', String(port), ...(w > 1 && c.server !== 'go' ? ['-w', String(w)] : [])];
   switch (c.server) {
     case 'coro':
-      return [serverProgram(c), ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
+      return [serverProgram(c) as string, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
     case 'epoll':
       return [paths.epollEcho, ...common];
     case 'node':
       return [process.execPath, paths.nodeEcho, ...common];
     case 'go':
       return [paths.goEcho, ...common];
+    case 'cmd':
+      return ['sh', '-c', commandFor(c.custom as CustomServer, port).replaceAll('{workers}', String(w))];
+    case 'target':
+      throw new Error(`${configName(c)} is a running server: nothing to start`);
   }
+}
+
+/**
+ * Environment of a server process: the Go peer's GOMAXPROCS is its number
+ * of workers when one is asked (else Go's default: the CPUs it may use).
+ */
+export function serverEnv(c: ServerConfig): NodeJS.ProcessEnv | undefined {
+  return c.server === 'go' && c.workers !== undefined ? { ...process.env, GOMAXPROCS: String(c.workers) } : undefined;
 }

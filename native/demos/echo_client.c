@@ -7,6 +7,9 @@
  *            --idle SECONDS  open the connections (and run the transactions, if
  *                            ntrans and packet_size are given), keep them
  *                            idle that long, then ask !bench and close
+ *            --conn-base N   number the connections from N (in the payload)
+ *            --no-bench      never send !bench, !quit or !shutdown: close
+ *                            every connection when done
  *
  * Contract (arguments, output lines, JSON fields, exit status):
  * docs/programs.md.
@@ -41,6 +44,9 @@
 #include <string.h>
 
 #define MAX_CONNS 1000000
+/* Connection ids (--conn-base + index) fit the 6 letters of the payload
+ * stamp, 4 bits each. */
+#define MAX_CONN_ID ((1 << 24) - 1)
 #define MAX_PACKET (256 * 1024 * 1024)
 /* Room beyond packet_size in the receive buffer: a read that could take
  * more than the echo returns short, which tells the core the socket is
@@ -74,7 +80,8 @@ static struct {
     int port;
     int64_t nconns, ntrans, size;
     const char *backend;
-    bool tls, json, no_shutdown;
+    bool tls, json, no_shutdown, no_bench;
+    int64_t conn_base;        /* id of connection 0 in the payload stamp */
     int64_t idle_ms;          /* -1: normal run */
     coro_tls_ctx_t *tls_ctx;
 
@@ -103,6 +110,10 @@ static void usage(FILE *to)
             "  --idle SECONDS   open nconns connections, run the transactions (if\n"
             "                   ntrans and packet_size are given), keep the connections\n"
             "                   idle SECONDS, then ask the server's !bench\n"
+            "  --conn-base N    number the connections N, N+1, ... in the payloads (one\n"
+            "                   of several client processes; default 0)\n"
+            "  --no-bench       send no !bench/!quit/!shutdown: close each connection\n"
+            "                   when done (a server that knows only echo)\n"
             "  nconns, ntrans >= 1; packet_size >= 3 (payload + CRLF)\n",
             coro_backends());
 }
@@ -138,21 +149,32 @@ static void conn_quit(struct conn *c)
     conn_close(c);
 }
 
-/* Payload bytes vary by connection (the base pattern) and by transaction
- * (the first up to 8 bytes carry the counter as letters A..P). Letters
- * only: never CR, LF, or a leading '!'. */
+/* Every transaction's line is distinct from every other one of the run: the
+ * first up to 8 payload bytes carry the transaction number and the next up
+ * to 6 the connection id (--conn-base + index), 4 bits per letter A..P,
+ * least significant first; the rest is a per-connection pattern. So a
+ * server that hands one connection's reply to another, or replays an older
+ * line, is caught by the compare whenever the payload has room for the
+ * stamps (14 bytes: packet_size >= 16). Letters only: never CR, LF, or a
+ * leading '!'. */
+#define STAMP_TXN_BYTES 8
+#define STAMP_CONN_BYTES 6
 static void packet_init(struct conn *c)
 {
     int64_t payload = cl.size - 2;
+    uint64_t id = (uint64_t)(cl.conn_base + c->index);
     for (int64_t j = 0; j < payload; j++)
-        c->packet[j] = (char)('a' + (c->index * 7 + j) % 26);
+        c->packet[j] = (char)('a' + (id * 7 + (uint64_t)j) % 26);
+    for (int64_t j = STAMP_TXN_BYTES; j < payload && j < STAMP_TXN_BYTES + STAMP_CONN_BYTES;
+         j++, id >>= 4)
+        c->packet[j] = (char)('A' + (id & 15));
     c->packet[payload] = '\r';
     c->packet[payload + 1] = '\n';
 }
 
 static inline void packet_stamp(char *packet, int64_t payload, uint64_t txn)
 {
-    int64_t k = payload < 8 ? payload : 8;
+    int64_t k = payload < STAMP_TXN_BYTES ? payload : STAMP_TXN_BYTES;
     for (int64_t j = 0; j < k; j++, txn >>= 4)
         packet[j] = (char)('A' + (txn & 15));
 }
@@ -236,7 +258,9 @@ static void worker(void *arg)
             c->packet = c->rx = NULL;
         }
         /* In --idle mode the connection stays open for main to close. */
-        if (c->s && cl.idle_ms < 0 && cl.finished + 1 < cl.nconns)
+        if (c->s && cl.idle_ms < 0 && cl.no_bench)
+            conn_close(c);
+        else if (c->s && cl.idle_ms < 0 && cl.finished + 1 < cl.nconns)
             conn_quit(c);
     }
     conn_finished(c);
@@ -355,12 +379,30 @@ static void main_coroutine(void *arg)
         coro_yield(); /* until the last worker is done */
     if (cl.idle_ms >= 0)
         idle_phase();
-    else
+    else if (!cl.no_bench)
         final_exchange(cl.last);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Output                                                                    */
+
+/* The histogram's non-empty buckets, for merging the histograms of several
+ * client processes exactly (docs/programs.md): each bucket as [the highest
+ * value it holds, its count], in increasing order, so a reader needs no
+ * knowledge of the bucket layout. */
+static void print_hist_json(const lat_hist_t *h)
+{
+    printf("\"latency_hist_ns\":{\"total\":%lld,\"min\":%lld,\"max\":%lld,\"buckets\":[",
+           (long long)h->total, (long long)(h->total ? h->min : 0), (long long)h->max);
+    const char *sep = "";
+    for (unsigned i = 0; i < LAT_HIST_BUCKETS; i++) {
+        if (h->counts[i] == 0)
+            continue;
+        printf("%s[%lld,%lld]", sep, (long long)lat_hist_bucket_high(i), (long long)h->counts[i]);
+        sep = ",";
+    }
+    printf("]},");
+}
 
 static void print_json(const coro_rusage_t *client, const coro_stats_t *st)
 {
@@ -387,6 +429,9 @@ static void print_json(const coro_rusage_t *client, const coro_stats_t *st)
            lat_hist_percentile(&latency_ns, 50) / 1e3, lat_hist_percentile(&latency_ns, 90) / 1e3,
            lat_hist_percentile(&latency_ns, 99) / 1e3,
            lat_hist_percentile(&latency_ns, 99.9) / 1e3, latency_ns.max / 1e3);
+    print_hist_json(&latency_ns);
+    printf("\"start_ns\":%lld,\"end_ns\":%lld,\"conn_base\":%lld,",
+           (long long)cl.start_ns, (long long)cl.end_ns, (long long)cl.conn_base);
     printf("\"client\":%s,\"server\":%s,\"read_block\":%lld,\"write_block\":%lld,"
            "\"backend\":\"%s\",\"tls\":%s}\n",
            buf, server, (long long)st->read_blocks, (long long)st->write_blocks,
@@ -406,11 +451,13 @@ static int bad_arg(const char *what, const char *value)
 /* Parses argv into cl. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
-    enum { OPT_JSON = 1000, OPT_NO_SHUTDOWN, OPT_IDLE, OPT_HELP };
+    enum { OPT_JSON = 1000, OPT_NO_SHUTDOWN, OPT_IDLE, OPT_HELP, OPT_CONN_BASE, OPT_NO_BENCH };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
         {"idle", required_argument, NULL, OPT_IDLE},
+        {"conn-base", required_argument, NULL, OPT_CONN_BASE},
+        {"no-bench", no_argument, NULL, OPT_NO_BENCH},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -434,6 +481,13 @@ static int parse_args(int argc, char **argv)
             if (demo_parse_seconds_ms(optarg, 86400 * 1000LL, &cl.idle_ms) < 0)
                 return bad_arg("--idle wants a number of seconds >= 0", optarg);
             break;
+        case OPT_CONN_BASE:
+            if (demo_parse_i64(optarg, 0, MAX_CONN_ID, &cl.conn_base) < 0)
+                return bad_arg("--conn-base must be a number in 0..16777215", optarg);
+            break;
+        case OPT_NO_BENCH:
+            cl.no_bench = true;
+            break;
         case 'h':
         case OPT_HELP:
             usage(stdout);
@@ -452,6 +506,10 @@ static int parse_args(int argc, char **argv)
         }
     }
     int npos = argc - optind;
+    if (cl.no_bench && cl.idle_ms >= 0) {
+        fprintf(stderr, "echo_client: --idle reports the server's !bench: it cannot go with --no-bench\n");
+        return 2;
+    }
     if (!(npos == 5 || (cl.idle_ms >= 0 && npos == 3))) {
         fprintf(stderr, "echo_client: expected 5 arguments, got %d\n", npos);
         usage(stderr);
@@ -473,6 +531,11 @@ static int parse_args(int argc, char **argv)
         if (demo_parse_i64(pos[4], 3, MAX_PACKET, &cl.size) < 0)
             return bad_arg("packet_size must be a number in 3..268435456 (payload + CRLF)",
                            pos[4]);
+    }
+    if (cl.conn_base + cl.nconns - 1 > MAX_CONN_ID) {
+        fprintf(stderr, "echo_client: --conn-base + nconns must stay below %d (the payload stamp)\n",
+                MAX_CONN_ID + 1);
+        return 2;
     }
     if (demo_check_backend("echo_client", cl.backend) < 0 ||
         demo_check_address("echo_client", cl.host) < 0)
@@ -531,5 +594,5 @@ int main(int argc, char **argv)
         coro_tls_ctx_free(cl.tls_ctx);
     free(cl.server_bench);
     free(cl.conns);
-    return (cl.mismatches || cl.errors || stuck != 0 || !cl.server_bench) ? 1 : 0;
+    return (cl.mismatches || cl.errors || stuck != 0 || (!cl.server_bench && !cl.no_bench)) ? 1 : 0;
 }

@@ -49,6 +49,11 @@ int64_t lat_hist_percentile(const lat_hist_t *h, double p)
     return h->max;
 }
 
+int64_t lat_hist_bucket_high(unsigned idx)
+{
+    return bucket_high(idx);
+}
+
 void lat_hist_merge(lat_hist_t *into, const lat_hist_t *from)
 {
     for (unsigned i = 0; i < LAT_HIST_BUCKETS; i++)

@@ -53,6 +53,10 @@ static inline void lat_hist_record(lat_hist_t *h, int64_t v)
  * clamped to the exact max. 0 when nothing was recorded. */
 int64_t lat_hist_percentile(const lat_hist_t *h, double p);
 
+/* The highest value bucket idx (< LAT_HIST_BUCKETS) holds: what a reader of
+ * an exported histogram needs to merge and rank buckets. */
+int64_t lat_hist_bucket_high(unsigned idx);
+
 /* Adds every count of `from` into `into`. */
 void lat_hist_merge(lat_hist_t *into, const lat_hist_t *from);
 
