@@ -13,6 +13,7 @@ import { clientCpuWarning, describePinning, resolvePinning } from '../workload/l
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
+import { remoteClients, remotePinning } from './hosts.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   const configs = resolveConfigs(o.servers, o.backends, o.tls);
@@ -25,6 +26,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   const pinning = resolvePinning(o.pin, o.noPin, { clients: o.clientCpus });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();
+  const remote = o.clientHosts ? await remoteClients(o) : undefined;
 
   if (o.raw) {
     if (configs.length !== 1) {
@@ -45,18 +47,21 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     warmup: o.warmup,
     port: o.port,
     ...(o.clients > 1 ? { clients: o.clients } : {}),
+    ...(o.bind ? { bind: o.bind } : {}),
+    ...(remote ? { client_hosts: remote.hosts } : {}),
   };
+  const pinningText = remote ? remotePinning(pinning, remote.hosts, o.clients) : describePinning(pinning, o.clients);
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
-    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning, o.clients), started, ...out, partial });
+    makeDoc({ command: 'echo', parameters, pinning: pinningText, started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
-  const shared = clientCpuWarning(pinning, o.clients);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${pinningText}`);
+  const shared = remote ? undefined : clientCpuWarning(pinning, o.clients);
   if (shared) progress.note(`warning: ${shared}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, bind: o.bind, remote },
     progress,
     (p) => {
       latest = docOf(p, true);

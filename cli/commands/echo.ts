@@ -4,6 +4,7 @@ import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
 import { choices, cpuList, exportFile, int, LIMITS, pin } from './parse.js';
+import { checkHostOptions, collect, parseHostOptions } from './hosts.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -27,6 +28,13 @@ export interface EchoOptions {
   /** echo_client processes sharing the connections. */
   clients: number;
   clientCpus?: number[];
+  /** Address the server binds (default 127.0.0.1). */
+  bind?: string;
+  /** Hosts that run the clients over ssh; `clients` is then per host. */
+  clientHosts?: string[];
+  sshOptions: string[];
+  /** The client binary on those hosts (default: the same path as here). */
+  remoteClient?: string;
 }
 
 export interface RawEchoOptions {
@@ -47,6 +55,10 @@ export interface RawEchoOptions {
   timeout: string;
   clients?: string;
   clientCpus?: string;
+  bind?: string;
+  clientHosts?: string;
+  sshOption?: string[];
+  remoteClient?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -79,8 +91,10 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     timeoutS: int('--timeout', raw.timeout, LIMITS.timeout.min, LIMITS.timeout.max),
     clients: int('--clients', raw.clients ?? '1', LIMITS.clients.min, LIMITS.clients.max),
     clientCpus: cpuList('--client-cpus', raw.clientCpus),
+    ...parseHostOptions(raw),
   };
-  checkClients(o.clients, o.conns, o.raw);
+  checkClients(o.clients * (o.clientHosts?.length ?? 1), o.conns, o.raw);
+  checkHostOptions(o);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
   if (o.tls && o.servers.some((s) => s !== 'coro')) {
@@ -116,6 +130,10 @@ export function echoCommand(): Command {
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
     .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
     .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
+    .option('--bind <addr>', 'address the server binds (default 127.0.0.1); one the client hosts can reach')
+    .option('--client-hosts <hosts>', 'run the clients on these hosts over ssh, e.g. 10.0.0.2,user@10.0.0.3 (--clients per host; docs/hosts.md)')
+    .option('--ssh-option <opt>', 'an ssh -o option for --client-hosts, e.g. IdentityFile=~/.ssh/bench (repeatable)', collect, [])
+    .option('--remote-client <path>', 'echo_client on the client hosts (default: the same path as here)')
     .addHelpText(
       'after',
       `
@@ -125,7 +143,8 @@ Examples:
   coro-bench echo --server all --runs 10 --export results/echo.json
   coro-bench echo --backend all --runs 5 --json > echo.json
   coro-bench echo --tls --conns 10 --txns 1000
-  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7`,
+  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7
+  coro-bench echo --bind 10.0.0.1 --client-hosts 10.0.0.2,10.0.0.3 --runs 3`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

@@ -10,6 +10,7 @@ import { Proc, type Exit } from './process.js';
 import { READY_LINE, waitForReady } from './ready.js';
 import { Sampler } from './sampler.js';
 import { serverArgv, configName, type ServerConfig } from './servers.js';
+import { runEchoRemote, type RemoteClients } from './echo-remote.js';
 
 export interface EchoRunOptions {
   config: ServerConfig;
@@ -24,6 +25,10 @@ export interface EchoRunOptions {
   readyTimeoutMs?: number;
   /** echo_client processes sharing the connections (default 1). */
   clients?: number;
+  /** Address the server binds (default 127.0.0.1); clients on other hosts need one they can reach. */
+  bind?: string;
+  /** echo_client processes on other hosts over ssh (--client-hosts): then `clients` is per host. */
+  remote?: RemoteClients;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -52,8 +57,9 @@ export async function startServer(
   readyTimeoutMs = 10_000,
   /** A tool the server runs under, e.g. ["valgrind", "--tool=callgrind", ...] (gate metrics). */
   wrapper: string[] = [],
+  bind?: string,
 ): Promise<StartedServer> {
-  const spec = launch([...wrapper, ...serverArgv(config, port)], serverCpus(pinning), fileLimit);
+  const spec = launch([...wrapper, ...serverArgv(config, port, bind)], serverCpus(pinning), fileLimit);
   const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);
@@ -69,12 +75,16 @@ export function clientArgv(
   port: number,
   w: Workload,
   extra: string[],
+  /** Where the server is, as the client sees it. */
+  host = '127.0.0.1',
+  /** The client binary (another path on a remote host). */
+  program = paths.echoClient,
 ): string[] {
   return [
-    paths.echoClient,
+    program,
     ...(config.tls ? ['-t'] : []),
     ...extra,
-    '127.0.0.1',
+    host,
     String(port),
     String(w.conns),
     String(w.txns),
@@ -93,8 +103,8 @@ export function parseClientJson(stdout: string, peak: { rss: number; cpu: number
   return sampleOf([report], rusageFromJson(report.server, 'echo_client --json "server"'), peak);
 }
 
-function sampleOf(reports: ClientReport[], server: Rusage, peak: { rss: number; cpu: number }): EchoSample {
-  const m = mergeClientReports(reports);
+export function sampleOf(reports: ClientReport[], server: Rusage, peak: { rss: number; cpu: number }, offsetsNs: number[] = []): EchoSample {
+  const m = mergeClientReports(reports, offsetsNs);
   return {
     transactions: m.transactions,
     mismatches: m.mismatches,
@@ -114,7 +124,7 @@ function sampleOf(reports: ClientReport[], server: Rusage, peak: { rss: number; 
 }
 
 /** Every client's stderr tail, labelled when there are several, then the server's. */
-function tails(clients: Proc[], server: Proc): string[] {
+export function tails(clients: Proc[], server: Proc): string[] {
   const label = (p: Proc, l: string): string => (clients.length > 1 ? `[${p.label}] ${l}` : l);
   return [...clients.flatMap((p) => p.stderrTail.get().map((l) => label(p, l))), ...server.stderrTail.get().map((l) => `[server] ${l}`)];
 }
@@ -127,6 +137,7 @@ function tails(clients: Proc[], server: Proc): string[] {
  * done.
  */
 export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
+  if (o.remote) return runEchoRemote(o, o.remote);
   const n = o.clients ?? 1;
   const shares = splitConnections(o.workload.conns, n);
   const { proc: server, port } = await startServer(o.config, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs);

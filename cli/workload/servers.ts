@@ -41,9 +41,9 @@ export function requireProgram(file: string, what: string): void {
   throw new NativeMissingError(`${what} not built: ${BUILD_HINT} (looked for ${file})`);
 }
 
-/** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
-export function serverArgv(c: ServerConfig, port: number): string[] {
-  const common = ['-a', '127.0.0.1', '-P', String(port)];
+/** argv of a server listening on `port` (0 = ephemeral) on `bind` (default 127.0.0.1). */
+export function serverArgv(c: ServerConfig, port: number, bind = '127.0.0.1'): string[] {
+  const common = ['-a', bind, '-P', String(port)];
   switch (c.server) {
     case 'coro':
       return [paths.echoServer, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
