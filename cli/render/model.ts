@@ -3,6 +3,7 @@
 // Terminal tables, Markdown and HTML all render this same model.
 import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { num, pct, ratio, stat } from './format.js';
+import { clientHostsTable } from './hosts.js';
 
 export interface Table {
   title: string;
@@ -205,6 +206,8 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
       tables.push(byWorkload.size > 1 ? { ...t, title: `${t.title} - ${k}` } : t);
     }
   }
+  const hosts = clientHostsTable(echo);
+  if (hosts) tables.push(hosts);
   if (sw.length) tables.push(switchTable(sw));
   if (idle.length) tables.push(idleTable(idle));
   if (smtp.length) tables.push(smtpTable(smtp));

@@ -24,6 +24,9 @@ export interface RemoteClients {
   serverHost: string;
 }
 
+/** Clock exchanges per client before "go": a few ms over ssh, enough for one quick one. */
+const SYNC_ROUNDS = 8;
+
 /** True for an address this host reaches over loopback (the server obeys !shutdown from there only). */
 function isLoopback(addr: string): boolean {
   return /^127\./.test(addr) || addr === '::1' || addr === 'localhost';
@@ -58,6 +61,11 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
     const ready = await Promise.all(clients.map((c) => c.waitFor(() => c.ready !== undefined, left())));
     const notReady = clients.find((_, i) => !ready[i]);
     if (notReady) throw hostFailure(notReady, false);
+    // ... their clocks are compared with ours (the quickest of a few
+    // exchanges; the offsets put all reports on our clock) ...
+    const synced = await Promise.all(clients.map((c) => c.syncClock(SYNC_ROUNDS, left())));
+    const noSync = clients.find((_, i) => !synced[i]);
+    if (noSync) throw hostFailure(noSync, false);
     // ... then all start at once; each acknowledges with its clock reading.
     for (const c of clients) c.sendGo();
     const acked = await Promise.all(clients.map((c) => c.waitFor(() => c.go !== undefined, left())));

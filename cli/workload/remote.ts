@@ -100,7 +100,11 @@ export class RemoteClient {
   ready?: { connected: number; ns: number };
   /** Our clock when "go" was sent and when its acknowledgement came, and the client's clock at "go". */
   go?: { sentNs: number; ackNs: number; clientNs: number };
+  /** The same for each "sync" exchange. */
+  readonly syncs: ClockExchange[] = [];
   private goSentNs = 0;
+  private syncSentNs = 0;
+  private linesSeen = 0;
   private waiters: (() => void)[] = [];
 
   constructor(
@@ -118,12 +122,16 @@ export class RemoteClient {
 
   private scan(): void {
     const now = nowNs();
-    for (const line of this.proc.stdout.split('\n').slice(0, -1)) {
+    const lines = this.proc.stdout.split('\n').slice(0, -1);
+    for (const line of lines.slice(this.linesSeen)) {
       const r = /^ready (\d+) (\d+)$/.exec(line);
       if (r && !this.ready) this.ready = { connected: Number(r[1]), ns: Number(r[2]) };
+      const k = /^sync (\d+)$/.exec(line);
+      if (k) this.syncs.push({ sentNs: this.syncSentNs, ackNs: now, clientNs: Number(k[1]) });
       const g = /^go (\d+)$/.exec(line);
       if (g && !this.go) this.go = { sentNs: this.goSentNs, ackNs: now, clientNs: Number(g[1]) };
     }
+    this.linesSeen = lines.length;
     this.wake();
   }
 
@@ -153,6 +161,21 @@ export class RemoteClient {
     });
   }
 
+  /**
+   * `rounds` clock exchanges, one after the other (after "ready", before
+   * "go"): the quickest gives the best offset estimate. False when the
+   * client stopped answering.
+   */
+  async syncClock(rounds: number, timeoutMs: number): Promise<boolean> {
+    for (let i = 0; i < rounds; i++) {
+      const want = this.syncs.length + 1;
+      this.syncSentNs = nowNs();
+      this.proc.child.stdin?.write('sync\n');
+      if (!(await this.waitFor(() => this.syncs.length >= want, timeoutMs))) return false;
+    }
+    return true;
+  }
+
   sendGo(): void {
     this.goSentNs = nowNs();
     this.proc.child.stdin?.write('go\n');
@@ -160,9 +183,11 @@ export class RemoteClient {
 
   /** The client's clock offset to ours (add it to the client's readings) and its uncertainty, from the "go" exchange. */
   clockOffset(): { offsetNs: number; uncertaintyNs: number } | undefined {
-    if (!this.go) return undefined;
-    const mid = (this.go.sentNs + this.go.ackNs) / 2;
-    return { offsetNs: Math.round(mid - this.go.clientNs), uncertaintyNs: Math.round((this.go.ackNs - this.go.sentNs) / 2) };
+    const xs = [...this.syncs, ...(this.go ? [this.go] : [])];
+    if (xs.length === 0) return undefined;
+    const best = xs.reduce((a, x) => (x.ackNs - x.sentNs < a.ackNs - a.sentNs ? x : a));
+    const mid = (best.sentNs + best.ackNs) / 2;
+    return { offsetNs: Math.round(mid - best.clientNs), uncertaintyNs: Math.round((best.ackNs - best.sentNs) / 2) };
   }
 
   /** The JSON report: echo_client's last stdout line. */
@@ -180,6 +205,13 @@ export class RemoteClient {
     this.proc.child.stdin?.end();
     await this.proc.reap(graceMs);
   }
+}
+
+/** Our clock when a request was sent and its answer came, and the client's clock in the answer. */
+export interface ClockExchange {
+  sentNs: number;
+  ackNs: number;
+  clientNs: number;
 }
 
 /** CLOCK_MONOTONIC in ns, the clock echo_client's readings use (on Linux, also Node's hrtime). */

@@ -34,9 +34,18 @@ static void controller_gone(const char *when)
     _exit(3);
 }
 
-/* Reads stdin: waits for the line "go" and tells the event loop, then reads
- * on until stdin closes. Blocking reads on a thread of its own: stdin never
- * enters the event loop's backend. */
+/* Answers "sync" with this host's clock, at once and from this thread, so
+ * that the controller's round trip measures little but the transport. */
+static void answer_sync(void)
+{
+    char line[48];
+    int n = snprintf(line, sizeof line, "sync %lld\n", (long long)coro_now_ns());
+    (void)!write(1, line, (size_t)n); /* one write: a whole line on the pipe */
+}
+
+/* Reads stdin: answers "sync" lines, waits for the line "go" and tells the
+ * event loop, then reads on until stdin closes. Blocking reads on a thread
+ * of its own: stdin never enters the event loop's backend. */
 static void *stdin_thread(void *arg)
 {
     (void)arg;
@@ -52,13 +61,20 @@ static void *stdin_thread(void *arg)
         if (go)
             continue; /* nothing more is expected; only the close matters */
         have += (size_t)n;
-        char *nl = memchr(buf, '\n', have);
-        if (nl) {
-            go = true;
-            (void)!write(sb.pipe_fd[1], "g", 1);
-        } else if (have == sizeof buf) {
-            have = 0; /* not a line of ours: drop it */
+        char *nl;
+        while (!go && (nl = memchr(buf, '\n', have))) {
+            size_t len = (size_t)(nl - buf);
+            if (len == 4 && memcmp(buf, "sync", 4) == 0) {
+                answer_sync();
+            } else if (len == 2 && memcmp(buf, "go", 2) == 0) {
+                go = true;
+                (void)!write(sb.pipe_fd[1], "g", 1);
+            }
+            have -= len + 1;
+            memmove(buf, nl + 1, have);
         }
+        if (have == sizeof buf)
+            have = 0; /* not a line of ours: drop it */
     }
     return NULL;
 }

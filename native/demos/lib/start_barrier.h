@@ -7,9 +7,10 @@
  *   1. every connection is opened, then the client prints
  *      "ready CONNECTED NOW_NS" (CONNECTED: connections that are open,
  *      NOW_NS: CLOCK_MONOTONIC of this host) and waits;
- *   2. the controller sends the line "go"; the client prints "go NOW_NS"
- *      (the controller estimates this host's clock offset from it) and the
- *      connections start their transactions;
+ *   2. the controller may send lines "sync", each answered at once with
+ *      "sync NOW_NS" (it estimates this host's clock offset from the
+ *      quickest round trip); then it sends "go": the client prints
+ *      "go NOW_NS" and the connections start their transactions;
  *   3. from then on, stdin closing means the controller (or its ssh
  *      connection) is gone: the client exits at once, status 3, so no
  *      client outlives the run that started it. Stdin closing before "go"
