@@ -227,6 +227,31 @@ t.test('namespace hosts', { skip: missing && !mustRun ? missing : false }, async
     t.same(await clientsLeft(), [], 'no client or server left in any namespace');
   });
 
+  await t.test('--target: a server already running in the third namespace, loaded from two hosts', async (t) => {
+    const server = spawn('ip', ['netns', 'exec', `${name}-3`, paths.echoServer, '-a', srv, '-P', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.teardown(() => {
+      server.kill('SIGKILL');
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      server.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /starting on port (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      server.on('close', () => reject(new Error(`echo_server ended: ${out}`)));
+    });
+    const r = await cli(['echo', '--conns', '100', '--txns', '100', '--size', '100', '--runs', '1', '--warmup', '0', '--json', '--target', `ns3=${srv}:${port}`, '--client-hosts', `${h1},${h2}`, ...sshArgsOf(sshOpts)]);
+    t.equal(r.code, 0, `exit 0 (stderr: ${r.stderr.trim().split('\n').slice(-2).join(' | ')})`);
+    const doc = JSON.parse(r.stdout) as ResultsDoc;
+    const res = doc.results[0] as EchoResult;
+    t.equal(res.name, 'ns3');
+    t.equal(res.samples[0]?.transactions, 10_000);
+    t.equal(res.samples[0]?.mismatches, 0);
+    t.ok(res.samples[0]?.server_rusage && res.samples[0].server_rusage.utime_us + res.samples[0].server_rusage.stime_us > 0, 'the target\'s own figures for the run (!bench json before and after)');
+    t.equal(server.exitCode, null, 'a --target is never stopped');
+  });
+
   await t.test('a host that cannot take part: one error line naming it, nothing run', async (t) => {
     const cases: [string, string[], RegExp][] = [
       // Port 1 of a test host: nothing listens there.

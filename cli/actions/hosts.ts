@@ -18,7 +18,7 @@ export async function remoteClients(o: EchoOptions): Promise<RemoteClients> {
   const hosts = o.clientHosts as string[];
   const ssh = { options: o.sshOptions, clientPath: o.remoteClient ?? paths.echoClient };
   await preflightHosts(hosts, ssh);
-  return { hosts, ssh, serverHost: o.bind as string };
+  return { hosts, ssh, ...(o.bind ? { serverHost: o.bind } : {}) };
 }
 
 /** The pinning line of a results document whose clients ran elsewhere. */

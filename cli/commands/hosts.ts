@@ -19,10 +19,6 @@ interface RawHostOptions {
   remoteClient?: string;
 }
 
-/** commander's way to repeat an option: each value appended to the list. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function parseHostOptions(raw: RawHostOptions): HostOptions {
   const o: HostOptions = { sshOptions: (raw.sshOption ?? []).map(checkSshOption) };
@@ -49,7 +45,7 @@ export function parseHostOptions(raw: RawHostOptions): HostOptions {
 }
 
 /** The combinations that cannot work, each refused with one line. */
-export function checkHostOptions(o: HostOptions & { raw: boolean; clientCpus?: number[] }): void {
+export function checkHostOptions(o: HostOptions & { raw: boolean; clientCpus?: number[]; servers: string[]; serverCmds: string[] }): void {
   if (!o.clientHosts) {
     if (o.sshOptions.length > 0) throw new UsageError('--ssh-option goes with --client-hosts');
     if (o.remoteClient) throw new UsageError('--remote-client goes with --client-hosts');
@@ -57,7 +53,10 @@ export function checkHostOptions(o: HostOptions & { raw: boolean; clientCpus?: n
   }
   if (o.raw) throw new UsageError('--raw prints one local client\'s coro++ lines: it cannot be combined with --client-hosts');
   if (o.clientCpus) throw new UsageError('--client-cpus pins local client processes: it cannot be combined with --client-hosts');
-  if (!o.bind) {
-    throw new UsageError('--client-hosts needs --bind ADDR: an address of this host the client hosts can reach (the server binds 127.0.0.1 otherwise)');
+  if (o.serverCmds.length > 0) {
+    throw new UsageError('--server-cmd cannot be combined with --client-hosts: start your server where the hosts reach it and give --target HOST:PORT');
+  }
+  if (!o.bind && o.servers.length > 0) {
+    throw new UsageError('--client-hosts needs --bind ADDR: an address of this host the client hosts can reach (the server binds 127.0.0.1 otherwise), or --target HOST:PORT alone');
   }
 }

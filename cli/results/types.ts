@@ -69,7 +69,8 @@ export interface EchoSample {
   txn_per_s: number;
   bytes_moved: number;
   latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
-  server_rusage: Rusage;
+  /** null when the server's figures could not be had (see server_figures). */
+  server_rusage: Rusage | null;
   client_rusage: Rusage;
   client_read_block: number;
   client_write_block: number;
@@ -77,6 +78,8 @@ export interface EchoSample {
   server_peak_cpu_percent: number;
   /** echo_client processes that shared the load (absent: one). */
   clients?: number;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
   /** Clients on other hosts (--client-hosts): how their runs overlapped, and each host's own figures. */
   client_hosts?: ClientHostsFigures;
 }
@@ -136,6 +139,8 @@ export interface EchoResult {
   /** From pidusage samples of the server every ~50 ms. */
   server_peak_rss_kib: Stat;
   server_peak_cpu_percent: Stat;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
   samples: EchoSample[];
 }
 

@@ -1,5 +1,6 @@
 // One echo run with its clients on other hosts (--client-hosts): start the
-// server here, bound to an address the hosts can reach; start every client
+// server here, bound to an address the hosts can reach (--bind), or load a
+// server already running (--target, reached at its address); start every client
 // over ssh; let them all connect, then start their transactions together
 // (the start barrier); merge their reports on this host's clock, as for
 // local client processes, keeping each host's own figures and how well the
@@ -9,19 +10,19 @@
 // the client dies) fails the run at once with one line naming it; every
 // other remote client is ended with it (see remote.ts: they exit when their
 // stdin closes).
-import type { Rusage } from '../rusage/parse.js';
 import type { ClientHostsFigures, EchoSample, HostFigures } from '../results/types.js';
 import { askBench } from './bench-query.js';
-import { clientArgv, RunFailure, sampleOf, startServer, stopServer, type EchoRunOptions } from './echo.js';
+import { clientArgv, rusageDelta, RunFailure, sampleOf, startServer, stopServer, type EchoRunOptions } from './echo.js';
 import { mergeClientReports, parseClientReport, splitConnections, type ClientReport } from './merge.js';
 import { overlapOf, RemoteClient, type SshSpec } from './remote.js';
-import { Sampler } from './sampler.js';
+import type { Proc } from './process.js';
+import { TreeSampler } from './proc-tree.js';
 
 export interface RemoteClients {
   hosts: string[];
   ssh: SshSpec;
-  /** Where the clients find the server: the address it is bound to (--bind). */
-  serverHost: string;
+  /** Where the clients find a server started here: the address it is bound to (--bind; none with only --target). */
+  serverHost?: string;
 }
 
 /** Clock exchanges per client before "go": a few ms over ssh, enough for one quick one. */
@@ -40,8 +41,24 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
   const perHost = o.clients ?? 1;
   const n = r.hosts.length * perHost;
   const shares = splitConnections(o.workload.conns, n);
-  const { proc: server, port } = await startServer(o.config, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs, [], o.bind);
-  const sampler = new Sampler(server.pid as number).start();
+  const target = o.config.server === 'target' ? o.config.custom : undefined;
+  if (!target && (o.config.server === 'cmd' || !r.serverHost)) {
+    throw new RunFailure(`${o.config.server === 'cmd' ? 'a --server-cmd server' : 'a server started here without --bind'} cannot be loaded from --client-hosts`, []);
+  }
+  let server: Proc | undefined;
+  let port: number;
+  const host = target ? (target.host as string) : (r.serverHost as string);
+  if (target) {
+    port = target.port as number;
+  } else {
+    const started = await startServer(o.config, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs, [], o.bind);
+    server = started.proc;
+    port = started.port;
+  }
+  const sampler = server ? new TreeSampler(server.pid as number).start() : undefined;
+  // A --target counts its figures from its own start: the run's share is the
+  // difference of two readings (as for local clients).
+  const targetBefore = target ? await askBench(host, port, false) : undefined;
   const clients: RemoteClient[] = [];
   const deadline = Date.now() + o.timeoutMs;
   const left = (): number => Math.max(1, deadline - Date.now());
@@ -53,7 +70,7 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
       const h = Math.floor(i / perHost);
       const label = perHost > 1 ? `${r.hosts[h]} client ${(i % perHost) + 1}/${perHost}` : r.hosts[h];
       const extra = ['--json', '--no-bench', '--barrier', '--conn-base', String(share.base)];
-      const argv = clientArgv(o.config, port, { ...o.workload, conns: share.conns }, extra, r.serverHost, r.ssh.clientPath);
+      const argv = clientArgv(o.config, port, { ...o.workload, conns: share.conns }, extra, host, r.ssh.clientPath);
       clients.push(new RemoteClient(r.hosts[h], label, r.ssh, argv));
     }
 
@@ -87,7 +104,8 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
       throw new RunFailure(`${late.map((c) => `client host ${c.label}`).join(', ')} did not finish within ${o.timeoutMs / 1000} s (ended)`, tailsOf(late));
     }
     if (first) throw hostFailure(first, true);
-    const peak = sampler.stop();
+    const peak = sampler?.stop() ?? { peak_rss_kib: Number.NaN, peak_cpu_percent: Number.NaN };
+    if (server?.exit) throw new RunFailure(`${server.label} ${server.describeExit()} during the run`, server.stderrTail.get());
 
     const reports: ClientReport[] = [];
     for (const c of clients) {
@@ -100,16 +118,23 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
     const clocks = clients.map((c) => c.clockOffset() as { offsetNs: number; uncertaintyNs: number });
     const offsets = clocks.map((k) => k.offsetNs);
 
-    const shutdown = isLoopback(r.serverHost);
-    const answer = await askBench(r.serverHost, port, shutdown);
-    if (!answer.rusage) throw new RunFailure(`server figures missing: ${answer.missing}`, server.stderrTail.get());
-    const serverRusage: Rusage = answer.rusage;
-    // Bound to an address other than loopback, the server refuses !shutdown
-    // from us: it is stopped by signal, at once.
+    // Bound to an address other than loopback, our server refuses !shutdown
+    // from us: it is stopped by signal, at once. A --target is never stopped.
+    const shutdown = !target && isLoopback(host);
+    const answer = await askBench(host, port, shutdown);
     if (!shutdown) serverGrace = 0;
+    let figures: { rusage: EchoSample['server_rusage']; source?: string };
+    if (!target) {
+      if (!answer.rusage) throw new RunFailure(`server figures missing: ${answer.missing}`, server?.stderrTail.get() ?? []);
+      figures = { rusage: answer.rusage };
+    } else if (answer.rusage && targetBefore?.rusage) {
+      figures = { rusage: rusageDelta(targetBefore.rusage, answer.rusage) };
+    } else {
+      figures = { rusage: null, source: `missing: ${targetBefore?.missing ? `before the run: ${targetBefore.missing}` : answer.missing}` };
+    }
 
     const sample: EchoSample = {
-      ...sampleOf(reports, serverRusage, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent }, offsets),
+      ...sampleOf(reports, figures, { rss: peak.peak_rss_kib, cpu: peak.peak_cpu_percent }, offsets),
       clients: reports.length,
       client_hosts: hostFigures(r.hosts, clients, reports, clocks),
     };
@@ -124,9 +149,9 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
     }
     return sample;
   } finally {
-    sampler.stop();
+    sampler?.stop();
     await Promise.all(clients.map((c) => c.end()));
-    await stopServer(server, serverGrace);
+    if (server) await stopServer(server, serverGrace);
   }
 }
 
