@@ -80,7 +80,9 @@ MaxStartups 100:30:200
 MaxSessions 100
 LogLevel ERROR
 EOF
-    ip netns exec "$ns" /usr/sbin/sshd -f "$dir/sshd_config.$i" -E "$dir/sshd.$i.log"
+    # SSHD_CPUS (optional, a taskset list): the sshd and so every client it
+    # starts run on those CPUs (scripts/bench-hosts.sh pins like a local client).
+    ip netns exec "$ns" ${SSHD_CPUS:+taskset -c "$SSHD_CPUS"} /usr/sbin/sshd -f "$dir/sshd_config.$i" -E "$dir/sshd.$i.log"
     echo "$addr $(cat "$dir/host_key.pub")" >>"$dir/known_hosts"
     hosts+=("$addr")
   done
