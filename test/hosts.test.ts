@@ -15,6 +15,7 @@ import t from 'tap';
 import { parseEchoOptions, type RawEchoOptions } from '../cli/commands/echo.js';
 import { paths, ROOT } from '../cli/paths.js';
 import type { EchoResult, ResultsDoc } from '../cli/results/types.js';
+import { overlapWarnings } from '../cli/workload/echo-remote.js';
 import { describeRemoteFailure, overlapOf, shellQuote, sshArgs } from '../cli/workload/remote.js';
 import { startServer } from './fault-helpers.js';
 import { CLI, cliMissing, echoMissing } from './helpers.js';
@@ -63,6 +64,16 @@ t.test('overlap: common time over total time, and the start spread', async (t) =
   t.same(overlapOf([{ start_ns: 0, end_ns: 100 }, { start_ns: 0, end_ns: 100 }]), { overlap_percent: 100, start_spread_us: 0, end_spread_us: 0 });
   t.same(overlapOf([{ start_ns: 0, end_ns: 100_000 }, { start_ns: 20_000, end_ns: 120_000 }]), { overlap_percent: 66.7, start_spread_us: 20, end_spread_us: 20 });
   t.equal(overlapOf([{ start_ns: 0, end_ns: 10 }, { start_ns: 20, end_ns: 30 }]).overlap_percent, 0, 'disjoint runs: 0, never negative');
+});
+
+t.test('a poor overlap is one warning per result, a good one none', async (t) => {
+  const withOverlap = (xs: number[]): EchoResult =>
+    ({ name: 'coro/epoll', samples: xs.map((overlap_percent) => ({ client_hosts: { overlap_percent } })) }) as unknown as EchoResult;
+  t.same(overlapWarnings([withOverlap([99, 97, 60])]), [], 'median 97 %: no warning');
+  const w = overlapWarnings([withOverlap([70, 85, 99])]);
+  t.equal(w.length, 1);
+  t.match(w[0], /^coro\/epoll: the client hosts overlapped 85\.0 % of the measured span \(median\)/);
+  t.same(overlapWarnings([{ name: 'x', samples: [{}] } as unknown as EchoResult]), [], 'local clients: nothing to say');
 });
 
 /** Runs echo_client --barrier against a local server, feeding `input` lines with pauses; returns its exit and output. */

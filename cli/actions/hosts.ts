@@ -24,6 +24,6 @@ export async function remoteClients(o: EchoOptions): Promise<RemoteClients> {
 /** The pinning line of a results document whose clients ran elsewhere. */
 export function remotePinning(p: Pinning, hosts: string[], perHost: number): string {
   const server = describePinning(p, 1).replace(/, client on CPU \d+$/, '');
-  const clients = `${perHost > 1 ? `${perHost} clients each` : 'clients'} on ${hosts.join(', ')} (not pinned)`;
+  const clients = `${perHost > 1 ? `${perHost} clients each` : 'clients'} on ${hosts.join(', ')} (not pinned by coro-bench)`;
   return p.server === undefined ? `server not pinned; ${clients}` : `${server}; ${clients}`;
 }

@@ -6,7 +6,7 @@ import { aggregateEcho, echoWarnings } from '../results/aggregate.js';
 import type { EchoResult, EchoSample, Workload } from '../results/types.js';
 import { runEcho } from '../workload/echo.js';
 import type { Pinning } from '../workload/launch.js';
-import type { RemoteClients } from '../workload/echo-remote.js';
+import { overlapWarnings, type RemoteClients } from '../workload/echo-remote.js';
 import { configName, type ServerConfig } from '../workload/servers.js';
 import type { PartialSink, SuiteOutput } from './suite.js';
 
@@ -34,7 +34,7 @@ function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): Suit
   return {
     results,
     failures: outcomes.flatMap((o) => o.failures),
-    warnings: results.flatMap(echoWarnings),
+    warnings: [...results.flatMap(echoWarnings), ...overlapWarnings(results)],
   };
 }
 

@@ -10,7 +10,8 @@
 // the client dies) fails the run at once with one line naming it; every
 // other remote client is ended with it (see remote.ts: they exit when their
 // stdin closes).
-import type { ClientHostsFigures, EchoSample, HostFigures } from '../results/types.js';
+import type { ClientHostsFigures, EchoResult, EchoSample, HostFigures } from '../results/types.js';
+import { median } from '../stats/summary.js';
 import { askBench } from './bench-query.js';
 import { clientArgv, rusageDelta, RunFailure, sampleOf, startServer, stopServer, type EchoRunOptions } from './echo.js';
 import { mergeClientReports, parseClientReport, splitConnections, type ClientReport } from './merge.js';
@@ -29,7 +30,7 @@ export interface RemoteClients {
 const SYNC_ROUNDS = 8;
 
 /** True for an address this host reaches over loopback (the server obeys !shutdown from there only). */
-function isLoopback(addr: string): boolean {
+export function isLoopback(addr: string): boolean {
   return /^127\./.test(addr) || addr === '::1' || addr === 'localhost';
 }
 
@@ -153,6 +154,23 @@ export async function runEchoRemote(o: EchoRunOptions, r: RemoteClients): Promis
     await Promise.all(clients.map((c) => c.end()));
     if (server) await stopServer(server, serverGrace);
   }
+}
+
+/** Below this median overlap, a result's merged txn/s is said to understate the full load. */
+const OVERLAP_WARN_PERCENT = 90;
+
+/** One warning per result whose client hosts overlapped poorly (median over its runs). */
+export function overlapWarnings(rs: EchoResult[]): string[] {
+  const out: string[] = [];
+  for (const r of rs) {
+    const xs = r.samples.flatMap((s) => (s.client_hosts ? [s.client_hosts.overlap_percent] : []));
+    if (xs.length === 0) continue;
+    const m = median(xs);
+    if (m < OVERLAP_WARN_PERCENT) {
+      out.push(`${r.name}: the client hosts overlapped ${m.toFixed(1)} % of the measured span (median): the merged txn/s understates the full load; run longer (docs/hosts.md)`);
+    }
+  }
+  return out;
 }
 
 /** Each host's processes merged on our clock, and how all the processes overlapped. */

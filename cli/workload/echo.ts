@@ -11,7 +11,7 @@ import { READY_LINE, waitForReady } from './ready.js';
 import { freePort, waitCustomReady } from './custom.js';
 import { TreeSampler, treeUsage, type TreeUsage } from './proc-tree.js';
 import { serverArgv, configName, type ServerConfig } from './servers.js';
-import { runEchoRemote, type RemoteClients } from './echo-remote.js';
+import { isLoopback, runEchoRemote, type RemoteClients } from './echo-remote.js';
 
 export interface EchoRunOptions {
   config: ServerConfig;
@@ -132,7 +132,7 @@ interface ServerFigures {
 }
 
 /** Every client's stderr tail, labelled when there are several, then the server's. */
-export function tails(clients: Proc[], server: Proc | undefined): string[] {
+function tails(clients: Proc[], server: Proc | undefined): string[] {
   const label = (p: Proc, l: string): string => (clients.length > 1 ? `[${p.label}] ${l}` : l);
   return [...clients.flatMap((p) => p.stderrTail.get().map((l) => label(p, l))), ...(server?.stderrTail.get().map((l) => `[server] ${l}`) ?? [])];
 }
@@ -296,7 +296,7 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
     for (const c of clients) await c.reap();
     // A server told !shutdown (by its client or by us) gets time to exit by itself; one that was not is signalled now.
     // Bound to another address than loopback (--bind), it refuses !shutdown from us.
-    const obeys = !o.bind || /^127\./.test(o.bind) || o.bind === '::1';
+    const obeys = !o.bind || isLoopback(o.bind);
     if (server.proc) await stopServer(server.proc, (!custom || stopped) && obeys ? 3000 : 0);
   }
 }
