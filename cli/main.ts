@@ -8,6 +8,7 @@ import { echoCommand } from './commands/echo.js';
 import { infoCommand } from './commands/info.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { scaleCommand } from './commands/scale.js';
 import { soakCommand } from './commands/soak.js';
 import { switchCommand } from './commands/switch.js';
 import { errorMessage, RunFailedError, UsageError } from './errors.js';
@@ -38,10 +39,11 @@ Examples:
   coro-bench report results/echo.json --html results/echo.html
   coro-bench check --baseline reports/baseline.json
   coro-bench compare --conns 50 --txns 200
-  coro-bench soak --duration 180`,
+  coro-bench soak --duration 180
+  coro-bench scale --server coro,epoll --export scale.html`,
   );
 
-for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand()]) {
+for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand(), scaleCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
 

@@ -45,6 +45,9 @@ export interface EchoOptions {
   serverCmds: string[];
   targets: string[];
   ready?: string;
+  /** Server worker processes (-w N / cluster / GOMAXPROCS). */
+  workers: number;
+  serverCpus?: number[];
 }
 
 export interface RawEchoOptions {
@@ -73,6 +76,8 @@ export interface RawEchoOptions {
   serverCmd?: string[];
   target?: string[];
   ready?: string;
+  workers?: string;
+  serverCpus?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -108,6 +113,8 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     serverCmds: raw.serverCmd ?? [],
     targets: raw.target ?? [],
     ready: raw.ready,
+    workers: int('--workers', raw.workers ?? '1', LIMITS.workers.min, LIMITS.workers.max),
+    serverCpus: cpuList('--server-cpus', raw.serverCpus),
     ...parseHostOptions(raw),
   };
   // Parsed here for their one-line errors; the action builds the configurations again.
@@ -154,6 +161,8 @@ export function echoCommand(): Command {
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
     .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
     .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
+    .option('--workers <n>', 'server worker processes: echo_server/epoll -w N, Node cluster, Go GOMAXPROCS, {workers} of a --server-cmd', '1')
+    .option('--server-cpus <list>', 'CPUs for the server, e.g. 0-3 (default: CPU 0, or one per worker from CPU 0 leaving one for clients)')
     .option('--bind <addr>', 'address the server binds (default 127.0.0.1); one the client hosts can reach')
     .option('--client-hosts <hosts>', 'run the clients on these hosts over ssh, e.g. 10.0.0.2,user@10.0.0.3 (--clients per host; docs/hosts.md)')
     .option('--ssh-option <opt>', 'an ssh -o option for --client-hosts, e.g. IdentityFile=~/.ssh/bench (repeatable)', collect, [])
@@ -171,6 +180,7 @@ Examples:
   coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
   coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
   coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000
+  coro-bench echo --server coro,epoll --workers 4 --server-cpus 0-3 --clients 4 --client-cpus 4-7
   coro-bench echo --bind 10.0.0.1 --client-hosts 10.0.0.2,10.0.0.3 --runs 3`,
     )
     .action(async (raw: RawEchoOptions) => {

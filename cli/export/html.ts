@@ -5,6 +5,7 @@ import { docTables, provenance } from '../render/model.js';
 import type { ResultsDoc } from '../results/types.js';
 import type { Stat } from '../stats/summary.js';
 import type { Exporter } from './exporter.js';
+import { scaleCharts } from './scale-chart.js';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -45,6 +46,7 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
 
 function charts(doc: ResultsDoc): string[] {
   const out: string[] = [];
+  if (doc.scale) out.push(scaleCharts(doc.scale));
   const echo = doc.results.filter((r) => r.type === 'echo');
   if (echo.length) {
     out.push(barChart('Echo throughput', 'transactions/s', echo.map((r) => ({ label: r.name, stat: r.txn_per_s }))));
