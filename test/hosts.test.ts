@@ -18,7 +18,7 @@ import type { EchoResult, ResultsDoc } from '../cli/results/types.js';
 import { overlapWarnings } from '../cli/workload/echo-remote.js';
 import { describeRemoteFailure, overlapOf, shellQuote, sshArgs } from '../cli/workload/remote.js';
 import { startServer } from './fault-helpers.js';
-import { CLI, cliMissing, echoMissing } from './helpers.js';
+import { cliMissing, echoMissing, runCli, type CliRun } from './helpers.js';
 
 const NETNS = join(ROOT, 'scripts', 'netns-hosts.sh');
 const noEcho = echoMissing() ?? cliMissing();
@@ -169,23 +169,7 @@ t.test('namespace hosts', { skip: missing && !mustRun ? missing : false }, async
   const sshArgsOf = (opts: string[]): string[] => opts.flatMap((o) => ['--ssh-option', o]);
 
   /** coro-bench in the server's namespace. */
-  const cli = (args: string[], during?: (pid: number) => void): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve, reject) => {
-      const c = spawn('ip', ['netns', 'exec', `${name}-3`, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const timer = setTimeout(() => {
-        c.kill('SIGKILL');
-        reject(new Error(`coro-bench ${args.join(' ')} did not finish in 120 s; stderr: ${stderr}`));
-      }, 120_000);
-      if (c.pid !== undefined) during?.(c.pid);
-      c.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const cli = (args: string[], during?: (pid: number) => void): Promise<CliRun> => runCli(args, { prefix: ['ip', 'netns', 'exec', `${name}-3`], onSpawn: during });
   /** Processes in namespace i whose name matches. */
   const inNs = (i: number, comm: RegExp): number[] =>
     execFileSync('ip', ['netns', 'pids', `${name}-${i}`], { encoding: 'utf8' })
