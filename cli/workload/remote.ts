@@ -53,7 +53,10 @@ export function describeRemoteFailure(exit: Exit | undefined, stderr: string[], 
   const all = stderr.join('\n');
   if (!exit) return `did not answer in time${said}`;
   if (exit.code === 255) {
-    if (/Permission denied|Host key verification failed|Too many authentication failures|no matching host key/i.test(all)) {
+    if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(all)) {
+      return `ssh does not trust the host's key (put it in known_hosts: \`ssh HOST true\` once by hand)${said}`;
+    }
+    if (/Permission denied|Too many authentication failures/i.test(all)) {
       return `ssh refused the login (key not accepted)${said}`;
     }
     if (/Could not resolve|Connection refused|timed out|No route to host|Network is unreachable|Connection closed by|kex_exchange_identification/i.test(all) && !started) {
