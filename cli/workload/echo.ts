@@ -248,6 +248,9 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
     if (late.length > 0) {
       throw new RunFailure(`${late.map((c) => c.label).join(', ')} did not finish within ${o.timeoutMs / 1000} s (killed)`, tails(late, server.proc));
     }
+    // A client that failed may have lost its server: give the server's exit a
+    // moment to be reported, so the failure names the cause.
+    if (cliAsks && server.proc && exits.some((e) => e?.code !== 0)) await server.proc.wait(1000);
     if (cliAsks && server.proc?.exit) {
       throw new RunFailure(`${server.proc.label} ${server.proc.describeExit()} during the run`, tails(clients, server.proc));
     }
