@@ -21,11 +21,18 @@ export interface CliRun {
  */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number, marker: string) => void } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    onSpawn?: (pid: number, marker: string) => void;
+    /** A command the CLI runs under, e.g. ["ip", "netns", "exec", NAME]. */
+    prefix?: string[];
+  } = {},
 ): Promise<CliRun> {
   const marker = `coro-bench-test-${randomUUID()}`;
+  const argv = [...(opts.prefix ?? []), process.execPath, CLI, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, NO_COLOR: '1', CORO_BENCH_TEST_MARKER: marker, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

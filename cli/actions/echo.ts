@@ -15,6 +15,7 @@ import { clientCpuWarning, defaultServerCpus, describePinning, resolvePinning, w
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
+import { remoteClients, remotePinning } from './hosts.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, o.tls, o.builds) : []), ...customConfigs(o.serverCmds, o.targets, readyPattern(o.ready))].map((c) =>
@@ -34,6 +35,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();
+  const remote = o.clientHosts ? await remoteClients(o) : undefined;
 
   if (o.raw) {
     if (configs.length !== 1) {
@@ -58,18 +60,21 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     warmup: o.warmup,
     port: o.port,
     ...(o.clients > 1 ? { clients: o.clients } : {}),
+    ...(o.bind ? { bind: o.bind } : {}),
+    ...(remote ? { client_hosts: remote.hosts } : {}),
     ...(o.workers > 1 ? { workers: o.workers } : {}),
   };
+  const pinningText = remote ? remotePinning(pinning, remote.hosts, o.clients) : describePinning(pinning, o.clients);
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
-    makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning, o.clients), started, ...out, partial });
+    makeDoc({ command: 'echo', parameters, pinning: pinningText, started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
-  for (const w of [clientCpuWarning(pinning, o.clients), workerCpuWarning(pinning, o.workers)]) if (w) progress.note(`warning: ${w}`);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${pinningText}`);
+  for (const w of [remote ? undefined : clientCpuWarning(pinning, o.clients), workerCpuWarning(pinning, o.workers)]) if (w) progress.note(`warning: ${w}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, bind: o.bind, remote },
     progress,
     (p) => {
       latest = docOf(p, true);

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
 import { customConfigs, readyPattern } from '../engine/configs.js';
 import { buildDirs, choices, cpuList, exportFile, int, LIMITS, pin, repeatable } from './parse.js';
+import { checkHostOptions, parseHostOptions } from './hosts.js';
 import { stdio } from './io.js';
 
 export interface EchoOptions {
@@ -30,6 +31,13 @@ export interface EchoOptions {
   /** echo_client processes sharing the connections. */
   clients: number;
   clientCpus?: number[];
+  /** Address the server binds (default 127.0.0.1). */
+  bind?: string;
+  /** Hosts that run the clients over ssh; `clients` is then per host. */
+  clientHosts?: string[];
+  sshOptions: string[];
+  /** The client binary on those hosts (default: the same path as here). */
+  remoteClient?: string;
   /** --server-cmd NAME=COMMAND and --target [NAME=]HOST:PORT as given (checked in parse, resolved in the action). */
   serverCmds: string[];
   targets: string[];
@@ -59,6 +67,10 @@ export interface RawEchoOptions {
   timeout: string;
   clients?: string;
   clientCpus?: string;
+  bind?: string;
+  clientHosts?: string;
+  sshOption?: string[];
+  remoteClient?: string;
   serverCmd?: string[];
   target?: string[];
   ready?: string;
@@ -102,11 +114,13 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     ready: raw.ready,
     workers: int('--workers', raw.workers ?? '1', LIMITS.workers.min, LIMITS.workers.max),
     serverCpus: cpuList('--server-cpus', raw.serverCpus),
+    ...parseHostOptions(raw),
   };
   // Parsed here for their one-line errors; the action builds the configurations again.
   customConfigs(o.serverCmds, o.targets, readyPattern(o.ready));
   if (o.tls && (o.serverCmds.length || o.targets.length)) throw new UsageError('--tls is for the coro server: --server-cmd and --target servers are driven in clear text');
-  checkClients(o.clients, o.conns, o.raw);
+  checkClients(o.clients * (o.clientHosts?.length ?? 1), o.conns, o.raw);
+  checkHostOptions(o);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
   if (o.raw && (o.serverCmds.length || o.targets.length)) throw new UsageError('--raw runs a built-in server: it cannot be combined with --server-cmd or --target');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
@@ -149,6 +163,10 @@ export function echoCommand(): Command {
     .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
     .option('--workers <n>', 'server worker processes: echo_server/epoll -w N, Node cluster, Go GOMAXPROCS, {workers} of a --server-cmd', '1')
     .option('--server-cpus <list>', 'CPUs for the server, e.g. 0-3 (default: CPU 0, or one per worker from CPU 0 leaving one for clients)')
+    .option('--bind <addr>', 'address the server binds (default 127.0.0.1); one the client hosts can reach')
+    .option('--client-hosts <hosts>', 'run the clients on these hosts over ssh, e.g. 10.0.0.2,user@10.0.0.3 (--clients per host; docs/hosts.md)')
+    .option('--ssh-option <opt>', 'an ssh -o option for --client-hosts, e.g. IdentityFile=~/.ssh/bench (repeatable)', repeatable, [])
+    .option('--remote-client <path>', 'echo_client on the client hosts (default: the same path as here)')
     .addHelpText(
       'after',
       `
@@ -163,7 +181,8 @@ Examples:
   coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
   coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
   coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000
-  coro-bench echo --server coro,epoll --workers 4 --server-cpus 0-3 --clients 4 --client-cpus 4-7`,
+  coro-bench echo --server coro,epoll --workers 4 --server-cpus 0-3 --clients 4 --client-cpus 4-7
+  coro-bench echo --bind 10.0.0.1 --client-hosts 10.0.0.2,10.0.0.3 --runs 3`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

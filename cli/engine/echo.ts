@@ -6,6 +6,7 @@ import { aggregateEcho, echoWarnings } from '../results/aggregate.js';
 import type { EchoResult, EchoSample, Workload } from '../results/types.js';
 import { runEcho } from '../workload/echo.js';
 import type { Pinning } from '../workload/launch.js';
+import { overlapWarnings, type RemoteClients } from '../workload/echo-remote.js';
 import { configName, type ServerConfig } from '../workload/servers.js';
 import type { PartialSink, SuiteOutput } from './suite.js';
 
@@ -18,8 +19,12 @@ export interface EchoSuiteSpec {
   pinning: Pinning;
   timeoutMs: number;
   fileLimit?: number;
-  /** echo_client processes per run (default 1). */
+  /** echo_client processes per run (default 1; per host with `remote`). */
   clients?: number;
+  /** Address the server binds (--bind). */
+  bind?: string;
+  /** Clients on other hosts over ssh (--client-hosts). */
+  remote?: RemoteClients;
 }
 
 function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): SuiteOutput {
@@ -29,7 +34,7 @@ function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): Suit
   return {
     results,
     failures: outcomes.flatMap((o) => o.failures),
-    warnings: results.flatMap(echoWarnings),
+    warnings: [...results.flatMap(echoWarnings), ...overlapWarnings(results)],
   };
 }
 
@@ -45,6 +50,8 @@ export async function runEchoSuite(spec: EchoSuiteSpec, progress: Progress, part
         timeoutMs: spec.timeoutMs,
         fileLimit: spec.fileLimit,
         clients: spec.clients,
+        bind: spec.bind,
+        remote: spec.remote,
       }),
   }));
   const outcomes = await measure(jobs, { warmup: spec.warmup, runs: spec.runs }, progress, (o) => partial?.(toOutput(spec, o)));

@@ -4,6 +4,7 @@
 import type { EchoResult, Environment, Failure, IdleResult, ResultsDoc, RusageStats, ScaleRow, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { pairedTxnRatio } from '../stats/paired.js';
 import { num, pct, ratio, stat } from './format.js';
+import { clientHostsTable } from './hosts.js';
 
 export interface Table {
   title: string;
@@ -255,6 +256,8 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
       tables.push(byWorkload.size > 1 ? { ...t, title: `${t.title} - ${k}` } : t);
     }
   }
+  const hosts = clientHostsTable(echo);
+  if (hosts) tables.push(hosts);
   if (sw.length) tables.push(switchTable(sw));
   if (idle.length) tables.push(idleTable(idle));
   if (smtp.length) tables.push(smtpTable(smtp));

@@ -87,6 +87,38 @@ export interface EchoSample {
   clients?: number;
   /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
   server_figures?: string;
+  /** Clients on other hosts (--client-hosts): how their runs overlapped, and each host's own figures. */
+  client_hosts?: ClientHostsFigures;
+}
+
+/** One client host's share of a run (its client processes merged). */
+export interface HostFigures {
+  host: string;
+  clients: number;
+  conns: number;
+  transactions: number;
+  mismatches: number;
+  errors: number;
+  wall_us: number;
+  txn_per_s: number;
+  latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
+  /** The host's client processes' CPU (user + system). */
+  client_cpu_us: number;
+  /** Its first start after the earliest start of any host (our clock). */
+  start_after_first_us: number;
+  /** Its clock minus ours (CLOCK_MONOTONIC), from the "go" exchange, and that estimate's bound. */
+  clock_offset_us: number;
+  clock_uncertainty_us: number;
+}
+
+export interface ClientHostsFigures {
+  /** Time all client processes were running over the time any was, in percent. */
+  overlap_percent: number;
+  start_spread_us: number;
+  end_spread_us: number;
+  /** The largest clock-offset uncertainty of any process: the figures above are good to about this. */
+  clock_uncertainty_us: number;
+  hosts: HostFigures[];
 }
 
 export interface EchoResult {

@@ -11,6 +11,7 @@ import { READY_LINE, waitForReady } from './ready.js';
 import { freePort, waitCustomReady } from './custom.js';
 import { TreeSampler, treeUsage, type TreeUsage } from './proc-tree.js';
 import { serverArgv, configName, serverEnv, type ServerConfig } from './servers.js';
+import { isLoopback, runEchoRemote, type RemoteClients } from './echo-remote.js';
 
 export interface EchoRunOptions {
   config: ServerConfig;
@@ -25,6 +26,10 @@ export interface EchoRunOptions {
   readyTimeoutMs?: number;
   /** echo_client processes sharing the connections (default 1). */
   clients?: number;
+  /** Address the server binds (default 127.0.0.1); clients on other hosts need one they can reach. */
+  bind?: string;
+  /** echo_client processes on other hosts over ssh (--client-hosts): then `clients` is per host. */
+  remote?: RemoteClients;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -53,8 +58,9 @@ export async function startServer(
   readyTimeoutMs = 10_000,
   /** A tool the server runs under, e.g. ["valgrind", "--tool=callgrind", ...] (gate metrics). */
   wrapper: string[] = [],
+  bind?: string,
 ): Promise<StartedServer> {
-  const spec = launch([...wrapper, ...serverArgv(config, port)], serverCpus(pinning), fileLimit);
+  const spec = launch([...wrapper, ...serverArgv(config, port, bind)], serverCpus(pinning), fileLimit);
   const proc = new Proc(`${configName(config)} server`, spec.command, spec.args, serverEnv(config));
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);
@@ -70,10 +76,13 @@ export function clientArgv(
   port: number,
   w: Workload,
   extra: string[],
+  /** Where the server is, as the client sees it. */
   host = '127.0.0.1',
+  /** The client binary (another path on a remote host). */
+  program = paths.echoClient,
 ): string[] {
   return [
-    paths.echoClient,
+    program,
     ...(config.tls ? ['-t'] : []),
     ...extra,
     host,
@@ -95,8 +104,8 @@ export function parseClientJson(stdout: string, peak: { rss: number; cpu: number
   return sampleOf([report], { rusage: rusageFromJson(report.server, 'echo_client --json "server"') }, peak);
 }
 
-function sampleOf(reports: ClientReport[], server: ServerFigures, peak: { rss: number; cpu: number }): EchoSample {
-  const m = mergeClientReports(reports);
+export function sampleOf(reports: ClientReport[], server: ServerFigures, peak: { rss: number; cpu: number }, offsetsNs: number[] = []): EchoSample {
+  const m = mergeClientReports(reports, offsetsNs);
   return {
     transactions: m.transactions,
     mismatches: m.mismatches,
@@ -158,8 +167,8 @@ interface ServerUnderTest {
 async function startAny(o: EchoRunOptions): Promise<ServerUnderTest> {
   const c = o.config;
   if (c.server === 'target') return { host: c.custom?.host as string, port: c.custom?.port as number };
-  const s = c.server === 'cmd' ? await startCustomServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs) : await startServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs);
-  return { proc: s.proc, host: '127.0.0.1', port: s.port };
+  const s = c.server === 'cmd' ? await startCustomServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs) : await startServer(c, o.port, o.pinning, o.fileLimit, o.readyTimeoutMs, [], o.bind);
+  return { proc: s.proc, host: c.server === 'cmd' ? '127.0.0.1' : (o.bind ?? '127.0.0.1'), port: s.port };
 }
 
 /** CPU, faults and switches a process tree used between two readings, as a rusage (maxrss: the peak sampled RSS of the tree). */
@@ -207,6 +216,7 @@ export function rusageDelta(a: Rusage, b: Rusage): Rusage {
  * missing, with the reason.
  */
 export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
+  if (o.remote) return runEchoRemote(o, o.remote);
   const n = o.clients ?? 1;
   const kind = o.config.server;
   const custom = kind === 'cmd' || kind === 'target';
@@ -288,7 +298,9 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
     sampler?.stop();
     for (const c of clients) await c.reap();
     // A server told !shutdown (by its client or by us) gets time to exit by itself; one that was not is signalled now.
-    if (server.proc) await stopServer(server.proc, !custom || stopped ? 3000 : 0);
+    // Bound to another address than loopback (--bind), it refuses !shutdown from us.
+    const obeys = !o.bind || isLoopback(o.bind);
+    if (server.proc) await stopServer(server.proc, (!custom || stopped) && obeys ? 3000 : 0);
   }
 }
 

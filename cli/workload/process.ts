@@ -41,10 +41,12 @@ export class Proc {
     command: string,
     args: string[],
     env?: NodeJS.ProcessEnv,
+    /** 'pipe': the caller writes to the program's stdin (child.stdin), e.g. a start barrier's "go". */
+    stdin: 'ignore' | 'pipe' = 'ignore',
   ) {
     this.child = spawn(command, args, {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin, 'pipe', 'pipe'],
       env: env ?? process.env,
     });
     live.add(this);

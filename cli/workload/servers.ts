@@ -72,11 +72,11 @@ export function requireProgram(file: string, what: string): void {
   throw new NativeMissingError(`${what} not built: ${BUILD_HINT} (looked for ${file})`);
 }
 
-/** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
-export function serverArgv(c: ServerConfig, port: number): string[] {
+/** argv of a server listening on `port` (0 = ephemeral) on `bind` (default 127.0.0.1). */
+export function serverArgv(c: ServerConfig, port: number, bind = '127.0.0.1'): string[] {
   const w = c.workers ?? 1;
   // -w only when asked: one worker runs exactly the program as it always ran.
-  const common = ['-a', '127.0.0.1', '-P', String(port), ...(w > 1 && c.server !== 'go' ? ['-w', String(w)] : [])];
+  const common = ['-a', bind, '-P', String(port), ...(w > 1 && c.server !== 'go' ? ['-w', String(w)] : [])];
   switch (c.server) {
     case 'coro':
       return [serverProgram(c) as string, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];

@@ -10,6 +10,9 @@
  *            --conn-base N   number the connections from N (in the payload)
  *            --no-bench      never send !bench, !quit or !shutdown: close
  *                            every connection when done
+ *            --barrier       open every connection, print "ready", start
+ *                            the transactions at "go" on stdin
+ *                            (lib/start_barrier.h)
  *
  * Contract (arguments, output lines, JSON fields, exit status):
  * docs/programs.md.
@@ -35,6 +38,7 @@
 #include "lib/demo_output.h"
 #include "lib/demo_proc.h"
 #include "lib/latency_hist.h"
+#include "lib/start_barrier.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -80,7 +84,7 @@ static struct {
     int port;
     int64_t nconns, ntrans, size;
     const char *backend;
-    bool tls, json, no_shutdown, no_bench;
+    bool tls, json, no_shutdown, no_bench, barrier;
     int64_t conn_base;        /* id of connection 0 in the payload stamp */
     int64_t idle_ms;          /* -1: normal run */
     coro_tls_ctx_t *tls_ctx;
@@ -114,6 +118,8 @@ static void usage(FILE *to)
             "                   of several client processes; default 0)\n"
             "  --no-bench       send no !bench/!quit/!shutdown: close each connection\n"
             "                   when done (a server that knows only echo)\n"
+            "  --barrier        connect everything, print \"ready\", start the transactions\n"
+            "                   at a line \"go\" on stdin; exit when stdin closes\n"
             "  nconns, ntrans >= 1; packet_size >= 3 (payload + CRLF)\n",
             coro_backends());
 }
@@ -239,6 +245,14 @@ static void worker(void *arg)
     struct conn *c = arg;
     if (!c->s && conn_open(c) < 0) {
         conn_error(c, "connect");
+        if (cl.barrier)
+            start_barrier_arrive(false);
+        conn_finished(c);
+        return;
+    }
+    if (cl.barrier && start_barrier_arrive(true) < 0) {
+        conn_error(c, "start barrier");
+        conn_close(c);
         conn_finished(c);
         return;
     }
@@ -367,6 +381,9 @@ static void main_coroutine(void *arg)
         cl.fatal_errno = errno ? errno : EIO;
         return;
     }
+    /* With a barrier, the measured interval starts at "go". */
+    if (cl.barrier && start_barrier_start("echo_client", cl.nconns, &cl.start_ns) < 0)
+        exit(1);
     for (int64_t i = 0; i < cl.nconns; i++) {
         if (!coro_spawn(worker, &cl.conns[i])) {
             conn_error(&cl.conns[i], "spawn");
@@ -451,13 +468,15 @@ static int bad_arg(const char *what, const char *value)
 /* Parses argv into cl. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv)
 {
-    enum { OPT_JSON = 1000, OPT_NO_SHUTDOWN, OPT_IDLE, OPT_HELP, OPT_CONN_BASE, OPT_NO_BENCH };
+    enum { OPT_JSON = 1000, OPT_NO_SHUTDOWN, OPT_IDLE, OPT_HELP, OPT_CONN_BASE, OPT_NO_BENCH,
+           OPT_BARRIER };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
         {"idle", required_argument, NULL, OPT_IDLE},
         {"conn-base", required_argument, NULL, OPT_CONN_BASE},
         {"no-bench", no_argument, NULL, OPT_NO_BENCH},
+        {"barrier", no_argument, NULL, OPT_BARRIER},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -488,6 +507,9 @@ static int parse_args(int argc, char **argv)
         case OPT_NO_BENCH:
             cl.no_bench = true;
             break;
+        case OPT_BARRIER:
+            cl.barrier = true;
+            break;
         case 'h':
         case OPT_HELP:
             usage(stdout);
@@ -508,6 +530,10 @@ static int parse_args(int argc, char **argv)
     int npos = argc - optind;
     if (cl.no_bench && cl.idle_ms >= 0) {
         fprintf(stderr, "echo_client: --idle reports the server's !bench: it cannot go with --no-bench\n");
+        return 2;
+    }
+    if (cl.barrier && cl.idle_ms >= 0) {
+        fprintf(stderr, "echo_client: --barrier starts transactions: it cannot go with --idle\n");
         return 2;
     }
     if (!(npos == 5 || (cl.idle_ms >= 0 && npos == 3))) {
