@@ -45,6 +45,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     warmup: o.warmup,
     port: o.port,
     ...(o.clients > 1 ? { clients: o.clients } : {}),
+    ...(o.rate !== undefined ? { rate: o.rate } : {}),
   };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
@@ -52,11 +53,11 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     makeDoc({ command: 'echo', parameters, pinning: describePinning(pinning, o.clients), started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}${o.rate !== undefined ? ` at ${o.rate} txn/s (open loop)` : ''}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
   const shared = clientCpuWarning(pinning, o.clients);
   if (shared) progress.note(`warning: ${shared}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, rate: o.rate },
     progress,
     (p) => {
       latest = docOf(p, true);

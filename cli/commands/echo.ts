@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
 import { choices, cpuList, exportFile, int, LIMITS, pin } from './parse.js';
 import { stdio } from './io.js';
+import { checkRatePerConn, rateValue } from './rate.js';
 
 export interface EchoOptions {
   conns: number;
@@ -27,6 +28,8 @@ export interface EchoOptions {
   /** echo_client processes sharing the connections. */
   clients: number;
   clientCpus?: number[];
+  /** Open loop: transactions a second over all connections and clients. */
+  rate?: number;
 }
 
 export interface RawEchoOptions {
@@ -47,6 +50,7 @@ export interface RawEchoOptions {
   timeout: string;
   clients?: string;
   clientCpus?: string;
+  rate?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -81,12 +85,26 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     clientCpus: cpuList('--client-cpus', raw.clientCpus),
   };
   checkClients(o.clients, o.conns, o.raw);
+  if (raw.rate !== undefined) o.rate = checkEchoRate(rateValue('--rate', raw.rate), o);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
   if (o.tls && o.servers.some((s) => s !== 'coro')) {
     throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
   }
   return o;
+}
+
+/** --rate against the other options; returns the rate. */
+function checkEchoRate(rate: number, o: EchoOptions): number {
+  if (o.raw) throw new UsageError('--rate cannot be combined with --raw (the three coro++ lines have no place for the open-loop figures)');
+  checkRatePerConn('--rate', rate, o.conns);
+  const scheduleS = (o.txns * o.conns) / rate;
+  if (scheduleS > o.timeoutS) {
+    throw new UsageError(
+      `--rate ${rate} with --conns ${o.conns} --txns ${o.txns} is a ${Math.ceil(scheduleS)} s schedule, longer than --timeout ${o.timeoutS} s: lower --txns or raise --rate or --timeout`,
+    );
+  }
+  return rate;
 }
 
 /** --clients against the connections they share (and --raw, which is one client's own report). */
@@ -116,6 +134,7 @@ export function echoCommand(): Command {
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
     .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
     .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
+    .option('--rate <txn_per_s>', 'open loop: this many transactions a second over all connections and clients, on a fixed schedule, latency from each line\'s due time (docs/latency.md)')
     .addHelpText(
       'after',
       `
@@ -125,7 +144,8 @@ Examples:
   coro-bench echo --server all --runs 10 --export results/echo.json
   coro-bench echo --backend all --runs 5 --json > echo.json
   coro-bench echo --tls --conns 10 --txns 1000
-  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7`,
+  coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7
+  coro-bench echo --conns 100 --txns 50 --rate 5000`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

@@ -20,6 +20,8 @@ export interface EchoSuiteSpec {
   fileLimit?: number;
   /** echo_client processes per run (default 1). */
   clients?: number;
+  /** Open loop: transactions a second over all connections (echo_client --rate). */
+  rate?: number;
 }
 
 function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): SuiteOutput {
@@ -45,6 +47,7 @@ export async function runEchoSuite(spec: EchoSuiteSpec, progress: Progress, part
         timeoutMs: spec.timeoutMs,
         fileLimit: spec.fileLimit,
         clients: spec.clients,
+        rate: spec.rate,
       }),
   }));
   const outcomes = await measure(jobs, { warmup: spec.warmup, runs: spec.runs }, progress, (o) => partial?.(toOutput(spec, o)));

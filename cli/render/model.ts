@@ -73,6 +73,28 @@ function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
       ]),
     },
   ];
+  const open = rs.filter((r) => r.open_loop);
+  if (open.length > 0) {
+    tables.push({
+      title: 'Open loop (--rate): latency from the due time beside the service time from the send (us)',
+      head: ['config', 'offered/s', 'achieved/s', 'p50 / service', 'p99 / service', 'p99.9 / service', 'lag p99 / max', 'client lag p99 / max', 'kept schedule'],
+      rows: open.map((r) => {
+        const o = r.open_loop as NonNullable<EchoResult['open_loop']>;
+        return [
+          r.name,
+          num(o.offered_per_s),
+          stat(o.achieved_per_s),
+          `${stat(r.latency_us.p50)} / ${stat(o.service_us.p50)}`,
+          `${stat(r.latency_us.p99)} / ${stat(o.service_us.p99)}`,
+          `${stat(r.latency_us.p999)} / ${stat(o.service_us.p999)}`,
+          `${stat(o.lag_p99_us)} / ${stat(o.lag_max_us)}`,
+          `${stat(o.client_lag_p99_us)} / ${stat(o.client_lag_max_us)}`,
+          `${o.runs_kept_schedule} of ${r.runs} runs`,
+        ];
+      }),
+      note: `Lag: send minus due time (any cause). Client lag: send minus the later of due time and previous reply (the client's own delay); the client kept its schedule when that p99 stayed within ${open[0].open_loop?.kept_schedule_p99_us} us.`,
+    });
+  }
   const measured = rs.filter((r) => r.runs > 0);
   if (measured.length > 1) {
     const ref = measured.find((r) => r.name === reference) ?? measured[0];

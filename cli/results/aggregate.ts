@@ -5,6 +5,8 @@ import type { Rusage } from '../rusage/parse.js';
 import { summarize } from '../stats/summary.js';
 import { statWarnings } from '../stats/warnings.js';
 import type {
+  LatencyStats,
+  OpenLoopStats,
   EchoResult,
   EchoSample,
   IdleResult,
@@ -28,6 +30,33 @@ function rusageStats(rs: Rusage[], blocks: { read: number[]; write: number[] }):
     nivcsw: s('nivcsw'),
     read_block: summarize(blocks.read),
     write_block: summarize(blocks.write),
+  };
+}
+
+function latencyStats(xs: { p50: number; p90: number; p99: number; p999: number; max: number }[]): LatencyStats {
+  return {
+    p50: summarize(xs.map((x) => x.p50)),
+    p90: summarize(xs.map((x) => x.p90)),
+    p99: summarize(xs.map((x) => x.p99)),
+    p999: summarize(xs.map((x) => x.p999)),
+    max: summarize(xs.map((x) => x.max)),
+  };
+}
+
+/** The open-loop figures over the runs, when the runs were open-loop (echo --rate). */
+function openLoopStats(xs: EchoSample[]): OpenLoopStats | undefined {
+  const os = xs.flatMap((x) => (x.open_loop ? [x.open_loop] : []));
+  if (os.length === 0) return undefined;
+  return {
+    offered_per_s: os[0].offered_per_s,
+    achieved_per_s: summarize(os.map((o) => o.achieved_per_s)),
+    service_us: latencyStats(os.map((o) => o.service_us)),
+    lag_p99_us: summarize(os.map((o) => o.lag_us.p99)),
+    lag_max_us: summarize(os.map((o) => o.lag_us.max)),
+    client_lag_p99_us: summarize(os.map((o) => o.client_lag_us.p99)),
+    client_lag_max_us: summarize(os.map((o) => o.client_lag_us.max)),
+    runs_kept_schedule: os.filter((o) => o.client_kept_schedule).length,
+    kept_schedule_p99_us: os[0].kept_schedule_p99_us,
   };
 }
 
@@ -73,6 +102,7 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
     ),
     server_peak_rss_kib: summarize(xs.map((x) => x.server_peak_rss_kib)),
     server_peak_cpu_percent: summarize(xs.map((x) => x.server_peak_cpu_percent)),
+    ...(openLoopStats(xs) ? { open_loop: openLoopStats(xs) } : {}),
     samples: xs,
   };
 }
@@ -81,6 +111,15 @@ export function echoWarnings(r: EchoResult): string[] {
   const out = [...statWarnings(r.name, 'txn/s', r.txn_per_s), ...statWarnings(r.name, 'server CPU/txn', r.server_cpu_us_per_txn)];
   if (r.mismatches > 0) out.push(`${r.name}: ${r.mismatches} echoed transaction(s) came back different`);
   if (r.errors > 0) out.push(`${r.name}: ${r.errors} connection(s) failed`);
+  const ol = r.open_loop;
+  if (ol && ol.runs_kept_schedule < r.runs) {
+    out.push(
+      `${r.name}: the client could not keep its schedule in ${r.runs - ol.runs_kept_schedule} of ${r.runs} run(s) (its own send lag p99 above ${ol.kept_schedule_p99_us} us): those latencies are the client's, not the server's`,
+    );
+  }
+  if (ol && r.runs > 0 && ol.achieved_per_s.median < 0.95 * ol.offered_per_s) {
+    out.push(`${r.name}: achieved ${Math.round(ol.achieved_per_s.median)} of the ${Math.round(ol.offered_per_s)} lines/s offered (median): the server fell behind the schedule`);
+  }
   const expected = r.workload.conns * r.workload.txns;
   if (r.runs > 0 && r.transactions.min !== expected) {
     out.push(`${r.name}: a run completed ${r.transactions.min} transactions, expected ${expected}`);

@@ -3,6 +3,8 @@
 // names, add fields rather than rename.
 import type { Rusage } from '../rusage/parse.js';
 import type { Stat } from '../stats/summary.js';
+import type { LatencyHist } from '../stats/latency-hist.js';
+import type { OpenLoopSample } from '../workload/open-loop.js';
 
 export const SCHEMA = 'coro-bench/results@1';
 
@@ -77,6 +79,8 @@ export interface EchoSample {
   server_peak_cpu_percent: number;
   /** echo_client processes that shared the load (absent: one). */
   clients?: number;
+  /** With --rate: latency_us is then from each line's due time; these are the open loop's own figures. */
+  open_loop?: OpenLoopSample;
 }
 
 export interface EchoResult {
@@ -104,7 +108,23 @@ export interface EchoResult {
   /** From pidusage samples of the server every ~50 ms. */
   server_peak_rss_kib: Stat;
   server_peak_cpu_percent: Stat;
+  /** With --rate: the open loop's figures over the runs. */
+  open_loop?: OpenLoopStats;
   samples: EchoSample[];
+}
+
+/** `echo --rate`: the open loop's figures, one Stat over the runs each. */
+export interface OpenLoopStats {
+  offered_per_s: number;
+  achieved_per_s: Stat;
+  service_us: LatencyStats;
+  lag_p99_us: Stat;
+  lag_max_us: Stat;
+  client_lag_p99_us: Stat;
+  client_lag_max_us: Stat;
+  /** Runs in which the client's own lag p99 stayed within kept_schedule_p99_us. */
+  runs_kept_schedule: number;
+  kept_schedule_p99_us: number;
 }
 
 export interface SwitchSample {

@@ -24,6 +24,8 @@ export interface EchoRunOptions {
   readyTimeoutMs?: number;
   /** echo_client processes sharing the connections (default 1). */
   clients?: number;
+  /** Open loop: lines a second over all connections and clients (echo_client --rate), shared in proportion to connections. */
+  rate?: number;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -110,7 +112,13 @@ function sampleOf(reports: ClientReport[], server: Rusage, peak: { rss: number; 
     server_peak_rss_kib: peak.rss,
     server_peak_cpu_percent: peak.cpu,
     ...(reports.length > 1 ? { clients: reports.length } : {}),
+    ...(m.open_loop ? { open_loop: m.open_loop } : {}),
   };
+}
+
+/** A rate as echo_client reads it: plain decimal, never exponent notation. */
+export function rateArg(rate: number): string {
+  return rate.toFixed(6).replace(/\.?0+$/, '');
 }
 
 /** Every client's stderr tail, labelled when there are several, then the server's. */
@@ -135,6 +143,7 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
   try {
     for (const [i, share] of shares.entries()) {
       const extra = n === 1 ? ['--json'] : ['--json', '--no-bench', '--conn-base', String(share.base)];
+      if (o.rate !== undefined) extra.push('--rate', rateArg((o.rate * share.conns) / o.workload.conns));
       const spec = launch(clientArgv(o.config, port, { ...o.workload, conns: share.conns }, extra), clientCpu(o.pinning, i), o.fileLimit);
       clients.push(new Proc(n === 1 ? 'echo_client' : `echo_client ${i + 1}/${n}`, spec.command, spec.args));
     }

@@ -12,6 +12,7 @@
 //   never from averaging their percentiles.
 import { rusageFromJson, type Rusage } from '../rusage/parse.js';
 import { latencySummaryUs, mergeHists, parseHist, type LatencyHist } from '../stats/latency-hist.js';
+import { mergeOpenLoop, parseOpenLoop, type OpenLoopReport, type OpenLoopSample } from './open-loop.js';
 
 /** One echo_client --json report (docs/programs.md), as the merge needs it. */
 export interface ClientReport {
@@ -33,6 +34,8 @@ export interface ClientReport {
   server: unknown;
   read_block: number;
   write_block: number;
+  /** With --rate (open loop): the schedule's figures (cli/workload/open-loop.ts). */
+  open_loop?: OpenLoopReport;
 }
 
 export interface MergedClients {
@@ -49,6 +52,7 @@ export interface MergedClients {
   client_rusage: Rusage;
   client_read_block: number;
   client_write_block: number;
+  open_loop?: OpenLoopSample;
 }
 
 function num(o: Record<string, unknown>, k: string): number {
@@ -90,6 +94,7 @@ export function parseClientReport(stdout: string): ClientReport {
     server: obj.server ?? null,
     read_block: typeof obj.read_block === 'number' ? obj.read_block : 0,
     write_block: typeof obj.write_block === 'number' ? obj.write_block : 0,
+    ...(obj.rate !== undefined ? { open_loop: parseOpenLoop(obj) } : {}),
   };
 }
 
@@ -120,6 +125,8 @@ export function mergeClientReports(reports: ClientReport[], offsetsNs: number[] 
   const sum = (f: (r: ClientReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
   const transactions = sum((r) => r.transactions);
   const hist = mergeHists(reports.map((r) => r.latency_hist));
+  const open = reports.map((r) => r.open_loop).filter((o): o is OpenLoopReport => o !== undefined);
+  if (open.length > 0 && open.length < reports.length) throw new Error('cannot merge open-loop (--rate) and closed-loop client reports');
   return {
     clients: reports.length,
     transactions,
@@ -135,6 +142,7 @@ export function mergeClientReports(reports: ClientReport[], offsetsNs: number[] 
     client_rusage: sumRusage(reports.map((r) => r.client)),
     client_read_block: sum((r) => r.read_block),
     client_write_block: sum((r) => r.write_block),
+    ...(open.length > 0 ? { open_loop: mergeOpenLoop(open, transactions, hist, offsetsNs) } : {}),
   };
 }
 
