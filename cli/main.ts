@@ -6,6 +6,7 @@ import { checkCommand } from './commands/check.js';
 import { compareCommand } from './commands/compare.js';
 import { echoCommand } from './commands/echo.js';
 import { infoCommand } from './commands/info.js';
+import { latencyCommand } from './commands/latency.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { soakCommand } from './commands/soak.js';
@@ -38,12 +39,14 @@ Examples:
   coro-bench report results/echo.json --html results/echo.html
   coro-bench check --baseline reports/baseline.json
   coro-bench compare --conns 50 --txns 200
-  coro-bench soak --duration 180`,
+  coro-bench soak --duration 180
+  coro-bench latency --server coro,epoll,node --export curve.html`,
   );
 
 for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
+program.addCommand(latencyCommand().exitOverride().showSuggestionAfterError(true));
 
 try {
   await program.parseAsync(process.argv);

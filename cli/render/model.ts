@@ -1,7 +1,8 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, IdleResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, IdleResult, LatencyCurveResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import { latencyTables } from './latency.js';
 import { num, pct, ratio, stat } from './format.js';
 
 export interface Table {
@@ -215,6 +216,7 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   const idle = doc.results.filter((r): r is IdleResult => r.type === 'idle');
   const smtp = doc.results.filter((r): r is SmtpResult => r.type === 'smtp');
   const soak = doc.results.filter((r): r is SoakResult => r.type === 'soak');
+  const latency = doc.results.filter((r): r is LatencyCurveResult => r.type === 'latency');
   const skipped = doc.results.filter((r) => r.type === 'skipped');
   // Echo results of different workloads are compared only within a workload.
   const byWorkload = new Map<string, EchoResult[]>();
@@ -231,6 +233,7 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   if (idle.length) tables.push(idleTable(idle));
   if (smtp.length) tables.push(smtpTable(smtp));
   if (soak.length) tables.push(...soakTables(soak));
+  if (latency.length) tables.push(...latencyTables(latency));
   if (skipped.length) {
     tables.push({ title: 'Skipped', head: ['workload', 'reason'], rows: skipped.map((r) => [r.name, r.type === 'skipped' ? r.reason : '']) });
   }

@@ -280,13 +280,61 @@ export interface SoakResult extends SoakCounts {
   samples: SoakPoint[];
 }
 
+/** One offered rate of a latency curve (`coro-bench latency`): one open-loop run. */
+export interface LatencyPoint {
+  /** Offered rate as a fraction of the closed-loop maximum (1 = 100 %), or null for an absolute --rates point. */
+  fraction: number | null;
+  offered_per_s: number;
+  /** Absent when the run failed (see error). */
+  achieved_per_s?: number;
+  transactions?: number;
+  /** Latency from each line's due time (coordinated omission corrected). */
+  latency_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  service_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  lag_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  client_lag_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  client_kept_schedule?: boolean;
+  /** Histograms ([bucket high ns, count]) so that curves can be redrawn and merged later. */
+  latency_hist_ns?: LatencyHist;
+  service_hist_ns?: LatencyHist;
+  client_lag_hist_ns?: LatencyHist;
+  /** Why the run failed. */
+  error?: string;
+}
+
+/** `coro-bench latency`: one server's latency against offered load. */
+export interface LatencyCurveResult {
+  type: 'latency';
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  /** conns and size of every point; txns = transactions per connection of the closed-loop runs. */
+  workload: Workload;
+  /** Seconds of schedule per point. */
+  duration_s: number;
+  /** Closed-loop throughput (median of its runs) the fractions are of; null when --rates was given or it failed. */
+  closed_loop_per_s: Stat | null;
+  closed_loop_latency_us: LatencyStats | null;
+  /** Points measured (failed ones not counted). */
+  runs: number;
+  failed_runs: number;
+  points: LatencyPoint[];
+  /** The highest offered rate at which p99 stays under 2x its value at the lowest offered rate (all points up to it too). */
+  knee: { offered_per_s: number; fraction: number | null; p99_us: number; base_p99_us: number } | null;
+  /** Why there is no knee, when knee is null. */
+  knee_missing?: string;
+  /** Did the client keep its schedule at every point up to the knee? */
+  client_kept_schedule_to_knee: boolean | null;
+}
+
 export interface SkippedResult {
   type: 'skipped';
   name: string;
   reason: string;
 }
 
-export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | SkippedResult;
+export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | LatencyCurveResult | SkippedResult;
 
 export interface ResultsDoc {
   schema: typeof SCHEMA;
