@@ -5,6 +5,7 @@ import { docTables, provenance } from '../render/model.js';
 import type { ResultsDoc } from '../results/types.js';
 import type { Stat } from '../stats/summary.js';
 import type { Exporter } from './exporter.js';
+import { LATENCY_STYLE, latencyCharts } from './latency-charts.js';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -67,6 +68,7 @@ function charts(doc: ResultsDoc): string[] {
   if (idle.length) out.push(barChart('Memory per idle connection', 'bytes', idle.map((r) => ({ label: r.name, stat: r.bytes_per_idle_conn }))));
   const smtp = doc.results.filter((r) => r.type === 'smtp');
   if (smtp.length) out.push(barChart('SMTP throughput', 'messages/s', smtp.map((r) => ({ label: r.name, stat: r.msg_per_s }))));
+  out.push(...latencyCharts(doc));
   return out.filter((s) => s.length > 0);
 }
 
@@ -74,7 +76,7 @@ const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:pre-line}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 svg text{font:12px system-ui,sans-serif;fill:#222}.bar{fill:#4a7bd0}.whisker{stroke:#111;stroke-width:2}
-figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}`;
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}${LATENCY_STYLE}`;
 
 export const htmlExporter: Exporter = {
   name: 'html',
