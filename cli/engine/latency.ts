@@ -54,11 +54,11 @@ function pointOf(fraction: number | null, offered: number, s: EchoSample): Laten
     latency_us: s.latency_us,
     service_us: o.service_us,
     lag_us: o.lag_us,
-    client_lag_us: o.client_lag_us,
+    client_hiccup_us: o.client_hiccup_us,
     client_kept_schedule: o.client_kept_schedule,
     latency_hist_ns: o.latency_hist_ns,
     service_hist_ns: o.service_hist_ns,
-    client_lag_hist_ns: o.client_lag_hist_ns,
+    client_hiccup_hist_ns: o.client_hiccup_hist_ns,
   };
 }
 
@@ -95,7 +95,7 @@ function warningsOf(r: LatencyCurveResult): string[] {
   const late = r.points.filter((p) => p.client_kept_schedule === false);
   if (late.length > 0) {
     const at = late.map((p) => (p.fraction !== null ? `${Math.round(p.fraction * 100)} %` : `${Math.round(p.offered_per_s)}/s`)).join(', ');
-    out.push(`${r.name}: the client could not keep its schedule at ${at} (its own send lag p99 above 1 ms): the latencies there are the client's, not the server's`);
+    out.push(`${r.name}: the client could not keep its schedule at ${at} (its hiccups p99 above 1 ms): the latencies there are the client's, not the server's`);
   }
   if (r.knee === null) out.push(`${r.name}: no knee: ${r.knee_missing}`);
   return out;

@@ -31,7 +31,7 @@ export function latencyTables(rs: LatencyCurveResult[]): Table[] {
         num(l.p999),
         num(l.max),
         p.service_us ? `${num(p.service_us.p50)} / ${num(p.service_us.p99)}` : '-',
-        p.client_lag_us ? `${num(p.client_lag_us.p99)} / ${num(p.client_lag_us.max)}` : '-',
+        p.client_hiccup_us ? `${num(p.client_hiccup_us.p99)} / ${num(p.client_hiccup_us.max)}` : '-',
         p.client_kept_schedule === undefined ? '-' : p.client_kept_schedule ? 'yes' : 'NO',
       ]);
     }
@@ -50,9 +50,9 @@ export function latencyTables(rs: LatencyCurveResult[]): Table[] {
   return [
     {
       title: 'Latency against offered load (us, from each line\'s due time: coordinated omission corrected)',
-      head: ['config', 'load', 'offered/s', 'achieved/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'service p50 / p99', 'client lag p99 / max', 'client kept schedule'],
+      head: ['config', 'load', 'offered/s', 'achieved/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'service p50 / p99', 'client hiccups p99 / max', 'client kept schedule'],
       rows,
-      note: 'Load is a fraction of the closed-loop maximum measured first. Service time: reply minus actual send (what a closed-loop client sees). Client lag: the client\'s own send delay; "NO" = above 1 ms at p99, so that point measures the client, not the server.',
+      note: 'Load is a fraction of the closed-loop maximum measured first. Service time: reply minus actual send (what a closed-loop client sees). Client hiccups: how late a 1 ms timer in the client woke (its own stalls); "NO" = above 1 ms at p99, so that point measures the client as much as the server.',
     },
     {
       title: `Knee (highest offered load with p99 under ${KNEE_FACTOR}x its value at the lightest load)`,

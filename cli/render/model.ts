@@ -78,7 +78,7 @@ function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
   if (open.length > 0) {
     tables.push({
       title: 'Open loop (--rate): latency from the due time beside the service time from the send (us)',
-      head: ['config', 'offered/s', 'achieved/s', 'p50 / service', 'p99 / service', 'p99.9 / service', 'lag p99 / max', 'client lag p99 / max', 'kept schedule'],
+      head: ['config', 'offered/s', 'achieved/s', 'p50 / service', 'p99 / service', 'p99.9 / service', 'lag p99 / max', 'client hiccups p99 / max', 'kept schedule'],
       rows: open.map((r) => {
         const o = r.open_loop as NonNullable<EchoResult['open_loop']>;
         return [
@@ -89,11 +89,11 @@ function echoTables(rs: EchoResult[], reference: string | undefined): Table[] {
           `${stat(r.latency_us.p99)} / ${stat(o.service_us.p99)}`,
           `${stat(r.latency_us.p999)} / ${stat(o.service_us.p999)}`,
           `${stat(o.lag_p99_us)} / ${stat(o.lag_max_us)}`,
-          `${stat(o.client_lag_p99_us)} / ${stat(o.client_lag_max_us)}`,
+          `${stat(o.client_hiccup_p99_us)} / ${stat(o.client_hiccup_max_us)}`,
           `${o.runs_kept_schedule} of ${r.runs} runs`,
         ];
       }),
-      note: `Lag: send minus due time (any cause). Client lag: send minus the later of due time and previous reply (the client's own delay); the client kept its schedule when that p99 stayed within ${open[0].open_loop?.kept_schedule_p99_us} us.`,
+      note: `Lag: send minus due time (any cause). Client hiccups: how late a 1 ms timer in the client woke (its own stalls: descheduled or busy); the client kept its schedule when their p99 stayed within ${open[0].open_loop?.kept_schedule_p99_us} us.`,
     });
   }
   const measured = rs.filter((r) => r.runs > 0);

@@ -53,8 +53,8 @@ function openLoopStats(xs: EchoSample[]): OpenLoopStats | undefined {
     service_us: latencyStats(os.map((o) => o.service_us)),
     lag_p99_us: summarize(os.map((o) => o.lag_us.p99)),
     lag_max_us: summarize(os.map((o) => o.lag_us.max)),
-    client_lag_p99_us: summarize(os.map((o) => o.client_lag_us.p99)),
-    client_lag_max_us: summarize(os.map((o) => o.client_lag_us.max)),
+    client_hiccup_p99_us: summarize(os.map((o) => o.client_hiccup_us.p99)),
+    client_hiccup_max_us: summarize(os.map((o) => o.client_hiccup_us.max)),
     runs_kept_schedule: os.filter((o) => o.client_kept_schedule).length,
     kept_schedule_p99_us: os[0].kept_schedule_p99_us,
   };
@@ -114,7 +114,7 @@ export function echoWarnings(r: EchoResult): string[] {
   const ol = r.open_loop;
   if (ol && ol.runs_kept_schedule < r.runs) {
     out.push(
-      `${r.name}: the client could not keep its schedule in ${r.runs - ol.runs_kept_schedule} of ${r.runs} run(s) (its own send lag p99 above ${ol.kept_schedule_p99_us} us): those latencies are the client's, not the server's`,
+      `${r.name}: the client could not keep its schedule in ${r.runs - ol.runs_kept_schedule} of ${r.runs} run(s) (its hiccups p99 above ${ol.kept_schedule_p99_us} us): those latencies are the client's, not the server's`,
     );
   }
   if (ol && r.runs > 0 && ol.achieved_per_s.median < 0.95 * ol.offered_per_s) {

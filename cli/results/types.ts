@@ -120,9 +120,9 @@ export interface OpenLoopStats {
   service_us: LatencyStats;
   lag_p99_us: Stat;
   lag_max_us: Stat;
-  client_lag_p99_us: Stat;
-  client_lag_max_us: Stat;
-  /** Runs in which the client's own lag p99 stayed within kept_schedule_p99_us. */
+  client_hiccup_p99_us: Stat;
+  client_hiccup_max_us: Stat;
+  /** Runs in which the client's hiccups p99 stayed within kept_schedule_p99_us. */
   runs_kept_schedule: number;
   kept_schedule_p99_us: number;
 }
@@ -292,12 +292,12 @@ export interface LatencyPoint {
   latency_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
   service_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
   lag_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
-  client_lag_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  client_hiccup_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
   client_kept_schedule?: boolean;
   /** Histograms ([bucket high ns, count]) so that curves can be redrawn and merged later. */
   latency_hist_ns?: LatencyHist;
   service_hist_ns?: LatencyHist;
-  client_lag_hist_ns?: LatencyHist;
+  client_hiccup_hist_ns?: LatencyHist;
   /** Why the run failed. */
   error?: string;
 }

@@ -4,7 +4,8 @@
 // * latency_us / latency_hist_ns of the report are then the corrected
 //   latencies (from each line's due time); this part adds the service time
 //   (from the actual send), the schedule lag (send minus due) and the
-//   client's own lag (send minus the later of due time and previous reply);
+//   client's hiccups (how late a 1 ms timer in the client woke: its own
+//   stalls, jHiccup-style);
 // * offered rates add up; the achieved rate is all transactions over the
 //   union of the clients' schedule spans (CLOCK_MONOTONIC, one host);
 // * the client kept its schedule when the merged own-lag p99 stays within
@@ -23,10 +24,10 @@ export interface OpenLoopReport {
   kept_schedule_p99_us: number;
   service_us: Percentiles;
   lag_us: Percentiles;
-  client_lag_us: Percentiles;
+  client_hiccup_us: Percentiles;
   service_hist: LatencyHist;
   lag_hist: LatencyHist;
-  client_lag_hist: LatencyHist;
+  client_hiccup_hist: LatencyHist;
 }
 
 function num(o: Record<string, unknown>, k: string, what: string): number {
@@ -55,10 +56,10 @@ export function parseOpenLoop(obj: Record<string, unknown>): OpenLoopReport | un
     kept_schedule_p99_us: num(r, 'kept_schedule_p99_us', what),
     service_us: percentiles(obj.service_us, 'echo_client --json "service_us"'),
     lag_us: percentiles(obj.lag_us, 'echo_client --json "lag_us"'),
-    client_lag_us: percentiles(obj.client_lag_us, 'echo_client --json "client_lag_us"'),
+    client_hiccup_us: percentiles(obj.client_hiccup_us, 'echo_client --json "client_hiccup_us"'),
     service_hist: parseHist(obj.service_hist_ns, 'echo_client --json "service_hist_ns"'),
     lag_hist: parseHist(obj.lag_hist_ns, 'echo_client --json "lag_hist_ns"'),
-    client_lag_hist: parseHist(obj.client_lag_hist_ns, 'echo_client --json "client_lag_hist_ns"'),
+    client_hiccup_hist: parseHist(obj.client_hiccup_hist_ns, 'echo_client --json "client_hiccup_hist_ns"'),
   };
 }
 
@@ -70,11 +71,11 @@ export interface OpenLoopSample {
   kept_schedule_p99_us: number;
   service_us: Percentiles;
   lag_us: Percentiles;
-  client_lag_us: Percentiles;
+  client_hiccup_us: Percentiles;
   latency_hist_ns: LatencyHist;
   service_hist_ns: LatencyHist;
   lag_hist_ns: LatencyHist;
-  client_lag_hist_ns: LatencyHist;
+  client_hiccup_hist_ns: LatencyHist;
 }
 
 /**
@@ -88,20 +89,20 @@ export function mergeOpenLoop(parts: OpenLoopReport[], transactions: number, lat
   const one = parts.length === 1 ? parts[0] : undefined;
   const service = mergeHists(parts.map((p) => p.service_hist));
   const lag = mergeHists(parts.map((p) => p.lag_hist));
-  const clientLag = mergeHists(parts.map((p) => p.client_lag_hist));
+  const clientHiccup = mergeHists(parts.map((p) => p.client_hiccup_hist));
   const threshold = Math.min(...parts.map((p) => p.kept_schedule_p99_us));
   return {
     offered_per_s: parts.reduce((a, p) => a + p.offered_per_s, 0),
     // One client: its own figures, exactly as it printed them.
     achieved_per_s: one ? one.achieved_per_s : span > 0 ? Math.round((transactions / (span / 1e9)) * 10) / 10 : 0,
-    client_kept_schedule: one ? one.client_kept_schedule : histPercentile(clientLag, 99) / 1000 <= threshold,
+    client_kept_schedule: one ? one.client_kept_schedule : histPercentile(clientHiccup, 99) / 1000 <= threshold,
     kept_schedule_p99_us: threshold,
     service_us: one ? one.service_us : latencySummaryUs(service),
     lag_us: one ? one.lag_us : latencySummaryUs(lag),
-    client_lag_us: one ? one.client_lag_us : latencySummaryUs(clientLag),
+    client_hiccup_us: one ? one.client_hiccup_us : latencySummaryUs(clientHiccup),
     latency_hist_ns: latencyHist,
     service_hist_ns: service,
     lag_hist_ns: lag,
-    client_lag_hist_ns: clientLag,
+    client_hiccup_hist_ns: clientHiccup,
   };
 }
