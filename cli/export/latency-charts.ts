@@ -102,7 +102,11 @@ function curveChart(rs: LatencyCurveResult[]): string {
     for (const s of series) {
       const d = ps.map((p, j) => `${j ? 'L' : 'M'}${xOf(p.offered_per_s).toFixed(1)},${yOf(p.latency_us[s.key], y).toFixed(1)}`).join('');
       if (d) lines.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
-      for (const p of ps) lines.push(`<circle cx="${xOf(p.offered_per_s).toFixed(1)}" cy="${yOf(p.latency_us[s.key], y).toFixed(1)}" r="2.5" fill="${colour}"/>`);
+      // Hollow: the client did not keep its schedule there (its own stalls are in the figure).
+      for (const p of ps) {
+        const fill = p.client_kept_schedule === false ? 'white' : colour;
+        lines.push(`<circle cx="${xOf(p.offered_per_s).toFixed(1)}" cy="${yOf(p.latency_us[s.key], y).toFixed(1)}" r="3" fill="${fill}" stroke="${colour}" stroke-width="1.2"/>`);
+      }
       items.push({ colour, dash: s.dash, label: `${r.name} ${s.name}` });
     }
     if (r.knee) {
@@ -117,7 +121,7 @@ function curveChart(rs: LatencyCurveResult[]): string {
     }
   });
   return (
-    '<figure><figcaption>Latency against offered load (from each line\'s due time; log scale; ringed: the knee, the highest load with p99 under 2x its lightest-load value)</figcaption>' +
+    '<figure><figcaption>Latency against offered load (from each line\'s due time; log scale; ringed: the knee, the highest load with p99 under 2x its lightest-load value; hollow dots: the client could not keep its schedule there)</figcaption>' +
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="latency against offered load">` +
     frame('offered load (transactions/s, all connections)', 'latency', xTicks, y) +
     lines.join('') +
