@@ -9,6 +9,8 @@ set -uo pipefail
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v strace >/dev/null || missing+=(strace)
+# python3: the --server-cmd tests run an asyncio echo server the project did not write.
+command -v python3 >/dev/null || missing+=(python3)
 ((${#missing[@]})) || exit 0
 
 sudo=()

@@ -95,7 +95,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
       }
     }
     try {
-      requireProgram(serverProgram(c.server), `${configName(c)} server`);
+      if (c.server !== 'cmd' && c.server !== 'target') requireProgram(serverProgram(c.server), `${configName(c)} server`);
       configs.push(c);
     } catch (err) {
       if (!(err instanceof NativeMissingError)) throw err;

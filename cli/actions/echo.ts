@@ -1,7 +1,7 @@
 // `coro-bench echo`: runs the echo suite (or one raw coro++ run) and reports.
 import type { EchoOptions } from '../commands/echo.js';
 import type { IO } from '../commands/io.js';
-import { resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { UsageError } from '../errors.js';
@@ -15,12 +15,14 @@ import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
-  const configs = resolveConfigs(o.servers, o.backends, o.tls);
+  const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, o.tls) : []), ...customConfigs(o.serverCmds, o.targets, readyPattern(o.ready))];
+  requireUniqueNames(configs);
   if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
     throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
   }
   requireEchoPrograms(configs);
   await requirePortFree(o.port);
+  await checkTargets(configs);
   const fileLimit = fileLimitFor(o.conns);
   const pinning = resolvePinning(o.pin, o.noPin, { clients: o.clientCpus });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };

@@ -1,7 +1,7 @@
 // `coro-bench latency`: runs the latency curves and reports them.
 import type { IO } from '../commands/io.js';
 import type { LatencyOptions } from '../commands/latency.js';
-import { resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runLatencyCurves } from '../engine/latency.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { createProgress } from '../measure/progress.js';
@@ -14,9 +14,11 @@ import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function latencyAction(o: LatencyOptions, io: IO): Promise<number> {
   const e = o.echo;
-  const configs = resolveConfigs(e.servers, e.backends, false);
+  const configs = [...(e.servers.length ? resolveConfigs(e.servers, e.backends, false) : []), ...customConfigs(e.serverCmds, e.targets, readyPattern(e.ready))];
+  requireUniqueNames(configs);
   requireEchoPrograms(configs);
   await requirePortFree(e.port);
+  await checkTargets(configs);
   const pinning = resolvePinning(e.pin, e.noPin, { clients: e.clientCpus });
   installReaper();
 

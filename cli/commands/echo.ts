@@ -3,7 +3,13 @@ import { Command, Option } from 'commander';
 import { echoAction } from '../actions/echo.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
+import { customConfigs, readyPattern } from '../engine/configs.js';
 import { choices, cpuList, exportFile, int, LIMITS, pin } from './parse.js';
+
+/** Commander's collector for a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 import { stdio } from './io.js';
 import { checkRatePerConn, rateValue } from './rate.js';
 
@@ -30,6 +36,10 @@ export interface EchoOptions {
   clientCpus?: number[];
   /** Open loop: transactions a second over all connections and clients. */
   rate?: number;
+  /** --server-cmd NAME=COMMAND and --target [NAME=]HOST:PORT as given (checked in parse, resolved in the action). */
+  serverCmds: string[];
+  targets: string[];
+  ready?: string;
 }
 
 export interface RawEchoOptions {
@@ -37,7 +47,8 @@ export interface RawEchoOptions {
   txns: string;
   size: string;
   backend?: string;
-  server: string;
+  /** Default: coro, or none when --server-cmd/--target are given. */
+  server?: string;
   tls?: boolean;
   runs: string;
   warmup: string;
@@ -51,6 +62,9 @@ export interface RawEchoOptions {
   clients?: string;
   clientCpus?: string;
   rate?: string;
+  serverCmd?: string[];
+  target?: string[];
+  ready?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -69,7 +83,7 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     txns: int('--txns', raw.txns, LIMITS.txns.min, LIMITS.txns.max),
     size: int('--size', raw.size, LIMITS.size.min, LIMITS.size.max),
     backends: parseBackends(raw.backend),
-    servers: choices('--server', raw.server, SERVER_KINDS),
+    servers: raw.server === undefined && (raw.serverCmd?.length || raw.target?.length) ? [] : choices('--server', raw.server ?? 'coro', SERVER_KINDS),
     tls: raw.tls === true,
     runs: int('--runs', raw.runs, LIMITS.runs.min, LIMITS.runs.max),
     warmup: int('--warmup', raw.warmup, LIMITS.warmup.min, LIMITS.warmup.max),
@@ -83,10 +97,17 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     timeoutS: int('--timeout', raw.timeout, LIMITS.timeout.min, LIMITS.timeout.max),
     clients: int('--clients', raw.clients ?? '1', LIMITS.clients.min, LIMITS.clients.max),
     clientCpus: cpuList('--client-cpus', raw.clientCpus),
+    serverCmds: raw.serverCmd ?? [],
+    targets: raw.target ?? [],
+    ready: raw.ready,
   };
+  // Parsed here for their one-line errors; the action builds the configurations again.
+  customConfigs(o.serverCmds, o.targets, readyPattern(o.ready));
+  if (o.tls && (o.serverCmds.length || o.targets.length)) throw new UsageError('--tls is for the coro server: --server-cmd and --target servers are driven in clear text');
   checkClients(o.clients, o.conns, o.raw);
   if (raw.rate !== undefined) o.rate = checkEchoRate(rateValue('--rate', raw.rate), o);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
+  if (o.raw && (o.serverCmds.length || o.targets.length)) throw new UsageError('--raw runs a built-in server: it cannot be combined with --server-cmd or --target');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
   if (o.tls && o.servers.some((s) => s !== 'coro')) {
     throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
@@ -120,7 +141,10 @@ export function echoCommand(): Command {
     .option('--txns <n>', 'transactions per connection', '100')
     .option('--size <bytes>', 'bytes per transaction, CRLF included (>= 3)', '100')
     .option('--backend <name>', 'event backend of the coro server: a name, a comma list, or "all" (default: the fastest of this build)')
-    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all"`, 'coro')
+    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all" (default: coro, or none with --server-cmd/--target)`)
+    .option('--server-cmd <name=command>', 'also run your own line-echo server: a shell command with {port} (repeatable)', collect, [])
+    .option('--target <[name=]host:port>', 'also load an echo server that is already running (repeatable; nothing is spawned)', collect, [])
+    .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this (default: when it accepts a connection)')
     .option('--tls', 'TLS between client and the coro server (echo_server -t / echo_client -t)')
     .option('--runs <n>', 'measured runs per configuration', '5')
     .option('--warmup <n>', 'unmeasured runs per configuration before them', '1')
@@ -145,7 +169,11 @@ Examples:
   coro-bench echo --backend all --runs 5 --json > echo.json
   coro-bench echo --tls --conns 10 --txns 1000
   coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7
-  coro-bench echo --conns 100 --txns 50 --rate 5000`,
+  coro-bench echo --conns 100 --txns 50 --rate 5000
+
+  coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
+  coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
+  coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { latencyAction } from '../actions/latency.js';
 import { DEFAULT_FRACTIONS } from '../engine/latency.js';
 import { UsageError } from '../errors.js';
-import { parseEchoOptions, type EchoOptions } from './echo.js';
+import { collect, parseEchoOptions, type EchoOptions } from './echo.js';
 import { stdio } from './io.js';
 import { int } from './parse.js';
 import { checkRatePerConn, rateValue } from './rate.js';
@@ -22,7 +22,10 @@ export interface LatencyOptions {
 }
 
 export interface RawLatencyOptions {
-  server: string;
+  server?: string;
+  serverCmd?: string[];
+  target?: string[];
+  ready?: string;
   backend?: string;
   conns: string;
   size: string;
@@ -81,6 +84,9 @@ export function parseLatencyOptions(raw: RawLatencyOptions): LatencyOptions {
     size: raw.size,
     backend: raw.backend,
     server: raw.server,
+    serverCmd: raw.serverCmd,
+    target: raw.target,
+    ready: raw.ready,
     runs: '1',
     warmup: '0',
     port: raw.port,
@@ -125,7 +131,10 @@ export function parseLatencyOptions(raw: RawLatencyOptions): LatencyOptions {
 export function latencyCommand(): Command {
   return new Command('latency')
     .description('latency against offered load: the closed-loop maximum first, then open-loop runs (echo_client --rate) at fractions of it, several servers interleaved')
-    .option('--server <kind>', 'server(s): coro, epoll, node, a comma list, or "all"', 'coro')
+    .option('--server <kind>', 'server(s): coro, epoll, node, a comma list, or "all" (default: coro, or none with --server-cmd/--target)')
+    .option('--server-cmd <name=command>', 'also your own line-echo server: a shell command with {port} (repeatable)', collect, [])
+    .option('--target <[name=]host:port>', 'also an echo server that is already running (repeatable)', collect, [])
+    .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this')
     .option('--backend <name>', 'event backend(s) of the coro server (default: the fastest of this build)')
     .option('--conns <n>', 'connections', '100')
     .option('--size <bytes>', 'bytes per transaction, CRLF included (>= 3)', '100')

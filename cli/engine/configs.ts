@@ -2,7 +2,8 @@
 // against the backends the native library reports (over FFI).
 import { UsageError } from '../errors.js';
 import { coroBackends } from '../native/coro.js';
-import { PEER_BACKEND, type ServerConfig, type ServerKind } from '../workload/servers.js';
+import { checkTarget, parseServerCmd, parseTarget } from '../workload/custom.js';
+import { configName, PEER_BACKEND, type ServerConfig, type ServerKind } from '../workload/servers.js';
 
 /** The library's backends, fastest first (throws NativeMissingError without the library). */
 export function availableBackends(): string[] {
@@ -35,4 +36,38 @@ export function resolveConfigs(servers: ServerKind[], backends: string[], tls: b
     }
   }
   return out;
+}
+
+/** `--ready REGEX`, compiled (one error line when it is not a regular expression). */
+export function readyPattern(raw: string | undefined): RegExp | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return new RegExp(raw);
+  } catch (err) {
+    throw new UsageError(`--ready is not a regular expression: ${(err as Error).message}`);
+  }
+}
+
+/** The configurations of --server-cmd and --target, in the order given (commands first). */
+export function customConfigs(serverCmds: string[], targets: string[], ready: RegExp | undefined): ServerConfig[] {
+  if (ready && serverCmds.length === 0) throw new UsageError('--ready applies to --server-cmd servers: give one');
+  return [
+    ...serverCmds.map((raw): ServerConfig => ({ server: 'cmd', backend: 'custom', tls: false, custom: { ...parseServerCmd(raw), ready } })),
+    ...targets.map((raw): ServerConfig => ({ server: 'target', backend: 'custom', tls: false, custom: parseTarget(raw) })),
+  ];
+}
+
+/** Rejects two configurations with one name (a custom NAME equal to a built-in's, or given twice). */
+export function requireUniqueNames(configs: ServerConfig[]): void {
+  const seen = new Set<string>();
+  for (const c of configs) {
+    const name = configName(c);
+    if (seen.has(name)) throw new UsageError(`two configurations are named "${name}": give each --server-cmd/--target its own NAME=`);
+    seen.add(name);
+  }
+}
+
+/** Checks every --target echoes before anything runs (one error line otherwise). */
+export async function checkTargets(configs: ServerConfig[]): Promise<void> {
+  for (const c of configs) if (c.server === 'target' && c.custom) await checkTarget(c.custom);
 }

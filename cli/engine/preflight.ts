@@ -8,7 +8,7 @@ import { requireProgram, serverProgram, type ServerConfig } from '../workload/se
 
 export function requireEchoPrograms(configs: ServerConfig[]): void {
   requireProgram(paths.echoClient, 'echo_client');
-  for (const c of configs) requireProgram(serverProgram(c.server), c.server === 'node' ? 'node_echo.mjs' : `${c.server} echo server`);
+  for (const c of configs) if (c.server !== 'cmd' && c.server !== 'target') requireProgram(serverProgram(c.server), c.server === 'node' ? 'node_echo.mjs' : `${c.server} echo server`);
 }
 
 /** Rejects a fixed port that something already listens on. */

@@ -73,6 +73,12 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
   const cpu = (r: Rusage): number => r.utime_us + r.stime_us;
   const perTxn = (f: (x: EchoSample) => number): number[] =>
     xs.map((x) => (x.transactions > 0 ? f(x) / x.transactions : Number.NaN));
+  // A server whose figures could not be had (a --target without !bench) has
+  // none: its Stats are empty (shown as "-"), never zeros.
+  const withServer = xs.filter((x) => x.server_rusage !== null);
+  const serverRs = withServer.map((x) => x.server_rusage as Rusage);
+  const finite = (vs: number[]): number[] => vs.filter((v) => Number.isFinite(v));
+  const figures = xs.find((x) => x.server_figures !== undefined)?.server_figures;
   return {
     type: 'echo',
     ...id,
@@ -81,7 +87,7 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
     transactions: summarize(xs.map((x) => x.transactions)),
     txn_per_s: summarize(xs.map((x) => x.txn_per_s)),
     wall_us: summarize(xs.map((x) => x.wall_us)),
-    server_cpu_us_per_txn: summarize(perTxn((x) => cpu(x.server_rusage))),
+    server_cpu_us_per_txn: summarize(finite(perTxn((x) => (x.server_rusage ? cpu(x.server_rusage) : Number.NaN)))),
     client_cpu_us_per_txn: summarize(perTxn((x) => cpu(x.client_rusage))),
     mismatches: xs.reduce((a, x) => a + x.mismatches, 0) + o.failedMismatches,
     errors: xs.reduce((a, x) => a + x.errors, 0) + o.failedErrors,
@@ -92,16 +98,17 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
       p999: summarize(xs.map((x) => x.latency_us.p999)),
       max: summarize(xs.map((x) => x.latency_us.max)),
     },
-    server_rusage: rusageStats(
-      xs.map((x) => x.server_rusage),
-      { read: xs.map((x) => x.server_rusage.read_block ?? 0), write: xs.map((x) => x.server_rusage.write_block ?? 0) },
-    ),
+    server_rusage: rusageStats(serverRs, {
+      read: serverRs.flatMap((r) => (r.read_block === undefined ? [] : [r.read_block])),
+      write: serverRs.flatMap((r) => (r.write_block === undefined ? [] : [r.write_block])),
+    }),
     client_rusage: rusageStats(
       xs.map((x) => x.client_rusage),
       { read: xs.map((x) => x.client_read_block), write: xs.map((x) => x.client_write_block) },
     ),
-    server_peak_rss_kib: summarize(xs.map((x) => x.server_peak_rss_kib)),
-    server_peak_cpu_percent: summarize(xs.map((x) => x.server_peak_cpu_percent)),
+    server_peak_rss_kib: summarize(finite(xs.map((x) => x.server_peak_rss_kib))),
+    server_peak_cpu_percent: summarize(finite(xs.map((x) => x.server_peak_cpu_percent))),
+    ...(figures !== undefined ? { server_figures: figures } : {}),
     ...(openLoopStats(xs) ? { open_loop: openLoopStats(xs) } : {}),
     samples: xs,
   };
@@ -120,6 +127,8 @@ export function echoWarnings(r: EchoResult): string[] {
   if (ol && r.runs > 0 && ol.achieved_per_s.median < 0.95 * ol.offered_per_s) {
     out.push(`${r.name}: achieved ${Math.round(ol.achieved_per_s.median)} of the ${Math.round(ol.offered_per_s)} lines/s offered (median): the server fell behind the schedule`);
   }
+  if (r.server_figures?.startsWith('missing')) out.push(`${r.name}: server figures ${r.server_figures} (shown as "-")`);
+  else if (r.server_figures) out.push(`${r.name}: server figures from ${r.server_figures}`);
   const expected = r.workload.conns * r.workload.txns;
   if (r.runs > 0 && r.transactions.min !== expected) {
     out.push(`${r.name}: a run completed ${r.transactions.min} transactions, expected ${expected}`);

@@ -71,7 +71,8 @@ export interface EchoSample {
   txn_per_s: number;
   bytes_moved: number;
   latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
-  server_rusage: Rusage;
+  /** null when the server's figures could not be had (see server_figures). */
+  server_rusage: Rusage | null;
   client_rusage: Rusage;
   client_read_block: number;
   client_write_block: number;
@@ -81,6 +82,8 @@ export interface EchoSample {
   clients?: number;
   /** With --rate: latency_us is then from each line's due time; these are the open loop's own figures. */
   open_loop?: OpenLoopSample;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
 }
 
 export interface EchoResult {
@@ -110,6 +113,8 @@ export interface EchoResult {
   server_peak_cpu_percent: Stat;
   /** With --rate: the open loop's figures over the runs. */
   open_loop?: OpenLoopStats;
+  /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
+  server_figures?: string;
   samples: EchoSample[];
 }
 

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { NativeMissingError } from '../errors.js';
 import { BUILD_HINT, paths } from '../paths.js';
+import { commandFor, type CustomServer } from './custom.js';
 
 export const SERVER_KINDS = ['coro', 'epoll', 'node'] as const;
 /**
@@ -18,14 +19,20 @@ export const PEER_BACKEND: Record<Exclude<ServerKind, 'coro'>, string> = {
   go: 'netpoll',
 };
 
+/** The built-in kinds plus servers the suite did not write: a command it spawns, or an address already serving. */
+export type ConfigKind = ServerKind | 'cmd' | 'target';
+
 export interface ServerConfig {
-  server: ServerKind;
+  server: ConfigKind;
   /** Event backend of the coro server; the peers' fixed mechanism otherwise. */
   backend: string;
   tls: boolean;
+  /** --server-cmd / --target: what to run or where it runs. */
+  custom?: CustomServer;
 }
 
 export function configName(c: ServerConfig): string {
+  if (c.custom) return c.custom.name;
   const base = c.server === 'coro' ? `coro/${c.backend}` : c.server;
   return c.tls ? `${base}+tls` : base;
 }
@@ -53,5 +60,9 @@ export function serverArgv(c: ServerConfig, port: number): string[] {
       return [process.execPath, paths.nodeEcho, ...common];
     case 'go':
       return [paths.goEcho, ...common];
+    case 'cmd':
+      return ['sh', '-c', commandFor(c.custom as CustomServer, port)];
+    case 'target':
+      throw new Error(`${configName(c)} is a running server: nothing to start`);
   }
 }
