@@ -61,14 +61,18 @@ t.test('a server frozen 200 ms every second: the open loop sees it, the closed l
 });
 
 /**
- * Runs a program pinned to `cpu` at a raised priority when allowed (root:
- * nice -n -10; otherwise nice only warns and runs it as usual). The
- * relation checked below is about measurement, not speed: a client or
- * server descheduled by unrelated work on a shared machine is a real stall
- * that the open loop rightly counts, so the check keeps both on their CPUs.
+ * Runs a program pinned to `cpu`, and as root under the real-time FIFO
+ * policy (chrt -f 10; both programs block in epoll and every run is
+ * bounded, so they cannot hog a CPU). The relation checked below is about
+ * measurement, not speed: a client or server descheduled by unrelated work
+ * on a shared machine is a real stall that the open loop rightly counts,
+ * so the check keeps both from being preempted by it (nice -10 was not
+ * enough on a 2-core machine at load 12: 1 ms sleeps woke 3 ms late at
+ * p99; under chrt 0.3 ms).
  */
 function favoured(cpu: number, argv: string[]): { program: string; args: string[] } {
-  return { program: 'nice', args: ['-n', '-10', 'taskset', '-c', String(cpu), ...argv] };
+  const pinned = ['taskset', '-c', String(cpu), ...argv];
+  return process.getuid?.() === 0 ? { program: 'chrt', args: ['-f', '10', ...pinned] } : { program: pinned[0], args: pinned.slice(1) };
 }
 
 async function runClient(port: number, extra: string[], txns: number): Promise<Record<string, unknown>> {
@@ -92,9 +96,12 @@ async function halfLoad(t: Test): Promise<{ decided: boolean; ok: boolean; lines
     const corrected = parseHist(o.latency_hist_ns, 'latency');
     const service = parseHist(o.service_hist_ns, 'service');
     const hiccups = parseHist(o.client_hiccup_hist_ns, 'client hiccups');
-    const kept = (o.rate as { client_kept_schedule: boolean }).client_kept_schedule;
+    // p50 and p90 are compared, so the client must have been on time for
+    // most of the run: its hiccups under 1 ms at p95 (the client's own
+    // verdict, kept_schedule, asks that of p99, for claims about the tail).
+    const onTime = histPercentile(hiccups, 95) <= 1_000_000;
     const lines = [
-      `capacity ${Math.round(capacity)}/s closed loop; open loop at ${rate}/s (50 %); client hiccups p50 ${histPercentile(hiccups, 50) / 1000} p99 ${histPercentile(hiccups, 99) / 1000} us (kept its schedule: ${kept})`,
+      `capacity ${Math.round(capacity)}/s closed loop; open loop at ${rate}/s (50 %); client hiccups p50 ${histPercentile(hiccups, 50) / 1000} p95 ${histPercentile(hiccups, 95) / 1000} p99 ${histPercentile(hiccups, 99) / 1000} us`,
     ];
     let ok = true;
     for (const p of [50, 90]) {
@@ -105,7 +112,7 @@ async function halfLoad(t: Test): Promise<{ decided: boolean; ok: boolean; lines
       ok &&= near;
       lines.push(`  p${p}: corrected ${a.toFixed(1)} us, service ${b.toFixed(1)} us: ${near ? 'nearly equal' : 'NOT nearly equal'}`);
     }
-    return { decided: kept, ok, lines };
+    return { decided: onTime, ok, lines };
   } finally {
     await srv.proc.reap();
   }
@@ -113,15 +120,16 @@ async function halfLoad(t: Test): Promise<{ decided: boolean; ok: boolean; lines
 
 t.test('no stalls at 50 % of capacity: corrected and uncorrected percentiles nearly equal', { skip: noEcho }, async (t) => {
   // A try in which the client itself was stalled (its hiccup meter says it
-  // did not keep its schedule) cannot decide: its corrected figures carry
-  // the client's delays. Up to three tries; every one is shown.
+  // was late by more than 1 ms for over 5 % of the time) cannot decide: its
+  // corrected figures carry the client's delays. Up to three tries; every
+  // one is shown; the first decided one must show the relation.
   const decided: boolean[] = [];
   for (let i = 1; i <= 3 && decided.length === 0; i++) {
     const r = await halfLoad(t);
     for (const l of r.lines) t.comment(`try ${i}: coro echo_server ${l}${l.startsWith('capacity') && !r.decided ? ' - undecided' : ''}`);
     if (r.decided) decided.push(r.ok);
   }
-  t.ok(decided.length > 0, 'a try in which the client kept its schedule (else this machine was too busy to decide)');
+  t.ok(decided.length > 0, 'a try in which the client was on time (else this machine was too busy to decide)');
   if (decided.length > 0) t.ok(decided[0], 'corrected and uncorrected p50 and p90 nearly equal at 50 % load');
 });
 

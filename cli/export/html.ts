@@ -76,7 +76,7 @@ const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:pre-line}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 svg text{font:12px system-ui,sans-serif;fill:#222}.bar{fill:#4a7bd0}.whisker{stroke:#111;stroke-width:2}
-figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}${LATENCY_STYLE}`;
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}`;
 
 export const htmlExporter: Exporter = {
   name: 'html',
@@ -91,7 +91,7 @@ export const htmlExporter: Exporter = {
     );
     const warnings = doc.warnings.length ? `<h2>Warnings</h2><ul>${doc.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : '';
     return (
-      `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head>\n` +
+      `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}${doc.results.some((r) => r.type === 'latency') ? LATENCY_STYLE : ''}</style></head>\n` +
       `<body><h1>${esc(title)}</h1><p class="prov">${esc(provenance(doc))}</p>\n` +
       `${charts(doc).join('\n')}\n${tables.join('\n')}\n${warnings}\n</body></html>\n`
     );

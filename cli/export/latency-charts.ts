@@ -73,6 +73,15 @@ function legend(items: { colour: string; dash: string; label: string }[]): strin
   );
 }
 
+/** One chart: caption, the SVG's content, its legend. */
+function figure(caption: string, svg: string, items: { colour: string; dash: string; label: string }[]): string {
+  return (
+    `<figure><figcaption>${esc(caption)}</figcaption>` +
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(caption.replace(/ \(.*/, ''))}">` +
+    `${svg}</svg>${legend(items)}</figure>`
+  );
+}
+
 function measured(r: LatencyCurveResult): (LatencyPoint & { latency_us: NonNullable<LatencyPoint['latency_us']> })[] {
   return r.points
     .filter((p): p is LatencyPoint & { latency_us: NonNullable<LatencyPoint['latency_us']> } => !p.error && p.latency_us !== undefined)
@@ -120,12 +129,10 @@ function curveChart(rs: LatencyCurveResult[]): string {
       );
     }
   });
-  return (
-    '<figure><figcaption>Latency against offered load (from each line\'s due time; log scale; ringed: the knee, the highest load with p99 under 2x its lightest-load value; hollow dots: the client could not keep its schedule there)</figcaption>' +
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="latency against offered load">` +
-    frame('offered load (transactions/s, all connections)', 'latency', xTicks, y) +
-    lines.join('') +
-    `</svg>${legend(items)}</figure>`
+  return figure(
+    "Latency against offered load (from each line's due time; log scale; ringed: the knee, the highest load with p99 under 2x its lightest-load value; hollow dots: the client could not keep its schedule there)",
+    frame('offered load (transactions/s, all connections)', 'latency', xTicks, y) + lines.join(''),
+    items,
   );
 }
 
@@ -172,12 +179,10 @@ function spectrumChart(rs: LatencyCurveResult[], wanted: number[]): string {
     lines.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="${dash}"/>`);
     items.push({ colour, dash, label: `${c.r.name} at ${loadLabel(c.p)} (${num(c.p.offered_per_s)}/s)` });
   }
-  return (
-    '<figure><figcaption>Percentile spectrum (latency from the due time against percentile; the percentile axis is logarithmic in 1/(1-p))</figcaption>' +
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="percentile spectrum">` +
-    frame('percentile', 'latency', xTicks, y) +
-    lines.join('') +
-    `</svg>${legend(items)}</figure>`
+  return figure(
+    'Percentile spectrum (latency from the due time against percentile; the percentile axis is logarithmic in 1/(1-p))',
+    frame('percentile', 'latency', xTicks, y) + lines.join(''),
+    items,
   );
 }
 

@@ -4,7 +4,7 @@
 import type { Rusage } from '../rusage/parse.js';
 import type { Stat } from '../stats/summary.js';
 import type { LatencyHist } from '../stats/latency-hist.js';
-import type { OpenLoopSample } from '../workload/open-loop.js';
+import type { OpenLoopSample, Percentiles } from '../workload/open-loop.js';
 
 export const SCHEMA = 'coro-bench/results@1';
 
@@ -294,10 +294,10 @@ export interface LatencyPoint {
   achieved_per_s?: number;
   transactions?: number;
   /** Latency from each line's due time (coordinated omission corrected). */
-  latency_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
-  service_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
-  lag_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
-  client_hiccup_us?: { p50: number; p90: number; p99: number; p999: number; max: number };
+  latency_us?: Percentiles;
+  service_us?: Percentiles;
+  lag_us?: Percentiles;
+  client_hiccup_us?: Percentiles;
   client_kept_schedule?: boolean;
   /** Histograms ([bucket high ns, count]) so that curves can be redrawn and merged later. */
   latency_hist_ns?: LatencyHist;
