@@ -9,6 +9,7 @@ import { infoCommand } from './commands/info.js';
 import { latencyCommand } from './commands/latency.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
+import { scaleCommand } from './commands/scale.js';
 import { soakCommand } from './commands/soak.js';
 import { switchCommand } from './commands/switch.js';
 import { errorMessage, RunFailedError, UsageError } from './errors.js';
@@ -40,10 +41,12 @@ Examples:
   coro-bench check --baseline reports/baseline.json
   coro-bench compare --conns 50 --txns 200
   coro-bench soak --duration 180
-  coro-bench latency --server coro,epoll,node --export curve.html`,
+  coro-bench latency --server coro,epoll,node --export curve.html
+
+  coro-bench scale --server coro,epoll --export scale.html`,
   );
 
-for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand()]) {
+for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand(), scaleCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
 program.addCommand(latencyCommand().exitOverride().showSuggestionAfterError(true));

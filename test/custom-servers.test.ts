@@ -146,3 +146,12 @@ t.test('a custom server dying mid-run fails that run; the others are still repor
   t.match(r.stdout, /Failed runs/);
   t.same(processesWithMarker(r.marker), []);
 });
+
+t.test('compare takes --server-cmd and --clients too', { skip: noEcho || !python }, async (t) => {
+  const r = await runCli(['compare', '--server', 'epoll', '--server-cmd', pyCmd('py'), '--clients', '2', '--conns', '10', '--txns', '20', '--no-switch', '--runs', '1', '--warmup', '0', '--json']);
+  t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-400)})`);
+  const doc = docOf(t, r);
+  t.same(doc.results.map((x) => x.name), ['epoll', 'py']);
+  t.ok(doc.results.every((x) => x.transactions.median === 200 && x.samples[0].clients === 2), 'both ran with two clients');
+  t.same(processesWithMarker(r.marker), []);
+});

@@ -6,7 +6,7 @@ import { DEFAULT_REFERENCE } from '../commands/compare.js';
 import type { IO } from '../commands/io.js';
 import { comparisonRows, type ComparisonRow } from '../compare/ratios.js';
 import { comparisonTable } from '../compare/table.js';
-import { resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requirePortFree } from '../engine/preflight.js';
 import { mergeOutputs, type SuiteOutput } from '../engine/suite.js';
@@ -102,6 +102,13 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
       pre.push(skipped(configName(c), err.message));
     }
   }
+  // Servers the suite did not write join the built-in ones (targets checked before any run).
+  if (echoPlans.length) {
+    const custom = customConfigs(o.echo.serverCmds, o.echo.targets, readyPattern(o.echo.ready));
+    await checkTargets(custom);
+    configs.push(...custom);
+    requireUniqueNames(configs);
+  }
   if (echoPlans.length) requireProgram(paths.echoClient, 'echo_client');
   if (switchPlans.length) ensureRuntime();
   const names = configs.map(configName);
@@ -111,7 +118,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   }
   const reference = names.includes(o.echo.reference as string) ? (o.echo.reference as string) : names[0];
   await requirePortFree(o.echo.port);
-  const pinning = resolvePinning(o.echo.pin, o.echo.noPin);
+  const pinning = resolvePinning(o.echo.pin, o.echo.noPin, { clients: o.echo.clientCpus });
   installReaper();
 
   const started = new Date();
@@ -132,7 +139,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
     progress.note(`compare ${w.conns}x${w.txns}x${w.size}: ${names.join(', ')} interleaved; ${p.warmup} warmup + ${p.runs} run(s) each; ${describePinning(pinning)}`);
     done.push(
       await runEchoSuite(
-        { configs, workload: w, runs: p.runs, warmup: p.warmup, port: o.echo.port, pinning, timeoutMs: p.timeoutS * 1000, fileLimit: fileLimitFor(w.conns) },
+        { configs, workload: w, runs: p.runs, warmup: p.warmup, port: o.echo.port, pinning, timeoutMs: p.timeoutS * 1000, fileLimit: fileLimitFor(w.conns), clients: o.echo.clients },
         progress,
         (part) => {
           latest = [...done, part];

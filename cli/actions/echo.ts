@@ -9,13 +9,15 @@ import { createProgress } from '../measure/progress.js';
 import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
 import { runEchoRaw } from '../workload/echo.js';
-import { clientCpuWarning, describePinning, resolvePinning } from '../workload/launch.js';
+import { clientCpuWarning, defaultServerCpus, describePinning, resolvePinning, workerCpuWarning } from '../workload/launch.js';
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
-  const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, o.tls) : []), ...customConfigs(o.serverCmds, o.targets, readyPattern(o.ready))];
+  const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, o.tls) : []), ...customConfigs(o.serverCmds, o.targets, readyPattern(o.ready))].map((c) =>
+    o.workers > 1 && c.server !== 'target' ? { ...c, workers: o.workers } : c,
+  );
   requireUniqueNames(configs);
   if (o.reference && !configs.some((c) => configName(c) === o.reference)) {
     throw new UsageError(`--reference "${o.reference}" is not one of the configurations (${configs.map(configName).join(', ')})`);
@@ -24,7 +26,10 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
   await requirePortFree(o.port);
   await checkTargets(configs);
   const fileLimit = fileLimitFor(o.conns);
-  const pinning = resolvePinning(o.pin, o.noPin, { clients: o.clientCpus });
+  const pinning = resolvePinning(o.pin, o.noPin, {
+    clients: o.clientCpus,
+    server: o.serverCpus ?? (o.pin || o.noPin ? undefined : defaultServerCpus(o.workers)),
+  });
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();
 
@@ -48,6 +53,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     port: o.port,
     ...(o.clients > 1 ? { clients: o.clients } : {}),
     ...(o.rate !== undefined ? { rate: o.rate } : {}),
+    ...(o.workers > 1 ? { workers: o.workers } : {}),
   };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
@@ -56,8 +62,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
 
   const progress = createProgress(true);
   progress.note(`echo ${o.conns}x${o.txns}x${o.size}${o.rate !== undefined ? ` at ${o.rate} txn/s (open loop)` : ''}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${describePinning(pinning, o.clients)}`);
-  const shared = clientCpuWarning(pinning, o.clients);
-  if (shared) progress.note(`warning: ${shared}`);
+  for (const w of [clientCpuWarning(pinning, o.clients), workerCpuWarning(pinning, o.workers)]) if (w) progress.note(`warning: ${w}`);
   const out = await runEchoSuite(
     { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, rate: o.rate },
     progress,

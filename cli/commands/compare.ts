@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { compareAction } from '../actions/compare.js';
 import { UsageError } from '../errors.js';
 import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
-import { parseEchoOptions, type EchoOptions } from './echo.js';
+import { collect, parseEchoOptions, type EchoOptions } from './echo.js';
 import { stdio } from './io.js';
 import { choices, int, intList } from './parse.js';
 import { MAX_DEPTH_BYTES } from './switch.js';
@@ -38,6 +38,11 @@ export interface RawCompareOptions {
   profile?: string;
   depth: string;
   switch?: boolean;
+  serverCmd?: string[];
+  target?: string[];
+  ready?: string;
+  clients?: string;
+  clientCpus?: string;
   iters: string;
 }
 
@@ -65,6 +70,11 @@ export function parseCompareOptions(raw: RawCompareOptions): CompareOptions {
     pin: raw.pin,
     reference: raw.reference,
     timeout: raw.timeout,
+    serverCmd: raw.serverCmd,
+    target: raw.target,
+    ready: raw.ready,
+    clients: raw.clients,
+    clientCpus: raw.clientCpus,
   });
   echo.servers = servers;
   return {
@@ -97,12 +107,18 @@ export function compareCommand(): Command {
     .option('--no-pin', 'do not pin server and client to CPUs')
     .option('--json', 'print only the JSON results document on stdout')
     .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
+    .option('--server-cmd <name=command>', 'also compare your own line-echo server: a shell command with {port} (repeatable)', collect, [])
+    .option('--target <[name=]host:port>', 'also compare an echo server that is already running (repeatable)', collect, [])
+    .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this')
+    .option('--clients <n>', 'echo_client processes sharing the connections', '1')
+    .option('--client-cpus <list>', 'CPUs for the client processes (default: the CPUs not given to the server)')
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
     .addHelpText(
       'after',
       `
 Examples:
   coro-bench compare                                   # 100 x 100 x 100 on every server and backend, 5 runs each
+  coro-bench compare --server coro,epoll --server-cmd mine='./my_echo -p {port}' --clients 2
   coro-bench compare --conns 50 --txns 200 --runs 10
   coro-bench compare --profile c1k --export results/compare.html
   coro-bench compare --server coro,epoll --backend epoll --no-switch --json > compare.json`,

@@ -40,6 +40,9 @@ export interface EchoOptions {
   serverCmds: string[];
   targets: string[];
   ready?: string;
+  /** Server worker processes (-w N / cluster / GOMAXPROCS). */
+  workers: number;
+  serverCpus?: number[];
 }
 
 export interface RawEchoOptions {
@@ -65,6 +68,8 @@ export interface RawEchoOptions {
   serverCmd?: string[];
   target?: string[];
   ready?: string;
+  workers?: string;
+  serverCpus?: string;
 }
 
 export function parseBackends(raw: string | undefined): string[] {
@@ -100,6 +105,8 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     serverCmds: raw.serverCmd ?? [],
     targets: raw.target ?? [],
     ready: raw.ready,
+    workers: int('--workers', raw.workers ?? '1', LIMITS.workers.min, LIMITS.workers.max),
+    serverCpus: cpuList('--server-cpus', raw.serverCpus),
   };
   // Parsed here for their one-line errors; the action builds the configurations again.
   customConfigs(o.serverCmds, o.targets, readyPattern(o.ready));
@@ -158,6 +165,8 @@ export function echoCommand(): Command {
     .addOption(new Option('--timeout <seconds>', 'kill and fail a run after this long').default('120'))
     .option('--clients <n>', 'echo_client processes sharing the connections, each on its own CPU', '1')
     .option('--client-cpus <list>', 'CPUs for the client processes, e.g. 2-7 (default: the CPUs not given to the server)')
+    .option('--workers <n>', 'server worker processes: echo_server/epoll -w N, Node cluster, Go GOMAXPROCS, {workers} of a --server-cmd', '1')
+    .option('--server-cpus <list>', 'CPUs for the server, e.g. 0-3 (default: CPU 0, or one per worker from CPU 0 leaving one for clients)')
     .option('--rate <txn_per_s>', 'open loop: this many transactions a second over all connections and clients, on a fixed schedule, latency from each line\'s due time (docs/latency.md)')
     .addHelpText(
       'after',
@@ -173,7 +182,8 @@ Examples:
 
   coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
   coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
-  coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000`,
+  coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000
+  coro-bench echo --server coro,epoll --workers 4 --server-cpus 0-3 --clients 4 --client-cpus 4-7`,
     )
     .action(async (raw: RawEchoOptions) => {
       process.exitCode = await echoAction(parseEchoOptions(raw), stdio());

@@ -65,6 +65,8 @@ export const LIMITS = {
   timeout: { min: 1, max: 86_400 },
   /** echo_client processes of one run. */
   clients: { min: 1, max: 1024 },
+  /** Server worker processes (DEMO_WORKERS_MAX in native/demos/lib/demo_workers.h). */
+  workers: { min: 1, max: 256 },
 };
 
 /** `--export FILE`: a known extension in an existing folder, checked before any run. */

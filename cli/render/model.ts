@@ -1,7 +1,7 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, IdleResult, LatencyCurveResult, ResultsDoc, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, IdleResult, LatencyCurveResult, ResultsDoc, ScaleRow, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { latencyTables } from './latency.js';
 import { num, pct, ratio, stat } from './format.js';
 
@@ -209,8 +209,28 @@ function soakTables(rs: SoakResult[]): Table[] {
   ];
 }
 
+/** `coro-bench scale`: one row per configuration and number of workers. */
+function scaleTable(rows: ScaleRow[]): Table {
+  return {
+    title: 'Scaling (medians; efficiency = txn/s at N / (N x txn/s at 1 worker))',
+    head: ['config', 'workers', 'clients', 'server CPUs', 'client CPUs', 'txn/s', 'server us/txn', 'efficiency'],
+    rows: rows.map((r) => [
+      r.config,
+      String(r.workers),
+      String(r.clients),
+      r.server_cpus,
+      r.client_cpus,
+      r.txn_per_s === null ? '-' : num(r.txn_per_s),
+      r.server_cpu_us_per_txn === null ? '-' : num(r.server_cpu_us_per_txn),
+      r.efficiency === null ? '-' : `${Math.round(r.efficiency * 100)} %`,
+    ]),
+    note: 'A row with "-" had no successful run (see "Failed runs").',
+  };
+}
+
 export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   const tables: Table[] = [];
+  if (doc.scale) tables.push(scaleTable(doc.scale));
   const echo = doc.results.filter((r): r is EchoResult => r.type === 'echo');
   const sw = doc.results.filter((r): r is SwitchResult => r.type === 'switch');
   const idle = doc.results.filter((r): r is IdleResult => r.type === 'idle');

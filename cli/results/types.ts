@@ -339,6 +339,23 @@ export interface SkippedResult {
   reason: string;
 }
 
+/** One row of `coro-bench scale`: one server configuration at one number of workers. */
+export interface ScaleRow {
+  /** The configuration without its worker count, e.g. "coro/epoll". */
+  config: string;
+  /** The EchoResult this row summarizes (its name). */
+  result: string;
+  workers: number;
+  clients: number;
+  server_cpus: string;
+  client_cpus: string;
+  /** Medians of the runs; null when no run succeeded. */
+  txn_per_s: number | null;
+  server_cpu_us_per_txn: number | null;
+  /** txn/s at N / (N x txn/s at 1 worker); null without both. */
+  efficiency: number | null;
+}
+
 export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | LatencyCurveResult | SkippedResult;
 
 export interface ResultsDoc {
@@ -352,6 +369,8 @@ export interface ResultsDoc {
   results: Result[];
   failures: Failure[];
   warnings: string[];
+  /** `coro-bench scale`: the scaling rows (the measurements are in results). */
+  scale?: ScaleRow[];
   /** True when the run was interrupted and this holds what finished. */
   partial?: boolean;
   /** Set by `report` when it merges several files: where each part came from. */

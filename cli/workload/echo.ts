@@ -10,7 +10,7 @@ import { Proc, type Exit } from './process.js';
 import { READY_LINE, waitForReady } from './ready.js';
 import { freePort, waitCustomReady } from './custom.js';
 import { TreeSampler, treeUsage, type TreeUsage } from './proc-tree.js';
-import { serverArgv, configName, type ServerConfig } from './servers.js';
+import { serverArgv, configName, serverEnv, type ServerConfig } from './servers.js';
 
 export interface EchoRunOptions {
   config: ServerConfig;
@@ -57,7 +57,7 @@ export async function startServer(
   wrapper: string[] = [],
 ): Promise<StartedServer> {
   const spec = launch([...wrapper, ...serverArgv(config, port)], serverCpus(pinning), fileLimit);
-  const proc = new Proc(`${configName(config)} server`, spec.command, spec.args);
+  const proc = new Proc(`${configName(config)} server`, spec.command, spec.args, serverEnv(config));
   try {
     const actual = await waitForReady(proc, READY_LINE, readyTimeoutMs);
     return { proc, port: actual };

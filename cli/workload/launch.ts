@@ -73,6 +73,24 @@ export function resolvePinning(pin: [number, number] | undefined, noPin: boolean
   };
 }
 
+/**
+ * The server's CPUs for N workers when none are given: one each from CPU 0,
+ * leaving at least one CPU for the clients (so on a small machine workers
+ * share). undefined for one worker (the usual pinning).
+ */
+export function defaultServerCpus(workers: number): number[] | undefined {
+  if (workers <= 1) return undefined;
+  const cpus = availableParallelism();
+  return [...Array(Math.max(1, Math.min(workers, cpus - 1))).keys()];
+}
+
+/** One warning line when N workers have fewer CPUs than workers, or undefined. */
+export function workerCpuWarning(p: Pinning, workers: number): string | undefined {
+  const cpus = serverCpus(p);
+  if (workers <= 1 || !cpus || cpus.length >= workers) return undefined;
+  return `${workers} server workers share ${cpus.length} CPU${cpus.length > 1 ? 's' : ''} (${formatCpus(cpus)}): this machine cannot give each its own`;
+}
+
 /** The CPU(s) client process i (0-based) is pinned to, if any. */
 export function clientCpu(p: Pinning, i: number): number | undefined {
   if (p.clientCpus && p.clientCpus.length > 0) return p.clientCpus[i % p.clientCpus.length];

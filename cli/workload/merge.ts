@@ -10,9 +10,10 @@
 //   clock);
 // * latency percentiles come from the exact merge of the clients' histograms,
 //   never from averaging their percentiles.
+import type { EchoSample } from '../results/types.js';
 import { rusageFromJson, type Rusage } from '../rusage/parse.js';
 import { latencySummaryUs, mergeHists, parseHist, type LatencyHist } from '../stats/latency-hist.js';
-import { mergeOpenLoop, parseOpenLoop, type OpenLoopReport, type OpenLoopSample } from './open-loop.js';
+import { mergeOpenLoop, parseOpenLoop, type OpenLoopReport } from './open-loop.js';
 
 /** One echo_client --json report (docs/programs.md), as the merge needs it. */
 export interface ClientReport {
@@ -38,22 +39,11 @@ export interface ClientReport {
   open_loop?: OpenLoopReport;
 }
 
-export interface MergedClients {
-  clients: number;
-  transactions: number;
-  mismatches: number;
-  errors: number;
-  wall_us: number;
-  txn_per_s: number;
-  bytes_moved: number;
-  latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
-  latency_hist: LatencyHist;
-  /** The clients' resource usage added up (maxrss: the largest). */
-  client_rusage: Rusage;
-  client_read_block: number;
-  client_write_block: number;
-  open_loop?: OpenLoopSample;
-}
+/** The merged load, in the fields of an echo sample (client_rusage: added up, maxrss the largest). */
+export type MergedClients = Pick<
+  EchoSample,
+  'transactions' | 'mismatches' | 'errors' | 'wall_us' | 'txn_per_s' | 'bytes_moved' | 'latency_us' | 'client_rusage' | 'client_read_block' | 'client_write_block' | 'open_loop'
+> & { clients: number; latency_hist: LatencyHist };
 
 function num(o: Record<string, unknown>, k: string): number {
   const v = o[k];

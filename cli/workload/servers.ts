@@ -29,10 +29,21 @@ export interface ServerConfig {
   tls: boolean;
   /** --server-cmd / --target: what to run or where it runs. */
   custom?: CustomServer;
+  /**
+   * Worker processes (--workers; absent: 1): `-w N` of echo_server, the
+   * epoll and Node peers, GOMAXPROCS of the Go peer, {workers} of a
+   * --server-cmd.
+   */
+  workers?: number;
 }
 
 export function configName(c: ServerConfig): string {
-  if (c.custom) return c.custom.name;
+  const w = (c.workers ?? 1) > 1 ? ` w${c.workers}` : '';
+  if (c.custom) return `${c.custom.name}${c.server === 'cmd' ? w : ''}`;
+  return `${baseName(c)}${w}`;
+}
+
+function baseName(c: ServerConfig): string {
   const base = c.server === 'coro' ? `coro/${c.backend}` : c.server;
   return c.tls ? `${base}+tls` : base;
 }
@@ -50,7 +61,9 @@ export function requireProgram(file: string, what: string): void {
 
 /** argv of a server listening on `port` (0 = ephemeral) on 127.0.0.1. */
 export function serverArgv(c: ServerConfig, port: number): string[] {
-  const common = ['-a', '127.0.0.1', '-P', String(port)];
+  const w = c.workers ?? 1;
+  // -w only when asked: one worker runs exactly the program as it always ran.
+  const common = ['-a', '127.0.0.1', '-P', String(port), ...(w > 1 && c.server !== 'go' ? ['-w', String(w)] : [])];
   switch (c.server) {
     case 'coro':
       return [paths.echoServer, ...common, '-b', c.backend, ...(c.tls ? ['-t'] : [])];
@@ -61,8 +74,16 @@ export function serverArgv(c: ServerConfig, port: number): string[] {
     case 'go':
       return [paths.goEcho, ...common];
     case 'cmd':
-      return ['sh', '-c', commandFor(c.custom as CustomServer, port)];
+      return ['sh', '-c', commandFor(c.custom as CustomServer, port).replaceAll('{workers}', String(w))];
     case 'target':
       throw new Error(`${configName(c)} is a running server: nothing to start`);
   }
+}
+
+/**
+ * Environment of a server process: the Go peer's GOMAXPROCS is its number
+ * of workers when one is asked (else Go's default: the CPUs it may use).
+ */
+export function serverEnv(c: ServerConfig): NodeJS.ProcessEnv | undefined {
+  return c.server === 'go' && c.workers !== undefined ? { ...process.env, GOMAXPROCS: String(c.workers) } : undefined;
 }

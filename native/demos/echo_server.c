@@ -1,7 +1,7 @@
 /*
  * echo_server - the coro++ echo server on the stack-copying core.
  *
- *   echo_server [-k | -s | -p | -e | -b NAME] [-P PORT] [-a ADDR]
+ *   echo_server [-k | -s | -p | -e | -b NAME] [-P PORT] [-a ADDR] [-w N]
  *               [-t [-c CERT] [-K KEY]] [-R] [-T] [-L BYTES] [-v]
  *   echo_server --list-backends
  *
@@ -27,6 +27,7 @@
 
 #include "lib/demo_args.h"
 #include "lib/demo_proc.h"
+#include "lib/demo_workers.h"
 #include "lib/echo_session.h"
 
 #include <errno.h>
@@ -59,13 +60,15 @@ static struct {
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: echo_server [-k | -s | -p | -e | -b NAME] [-P PORT] [-a ADDR]\n"
+            "usage: echo_server [-k | -s | -p | -e | -b NAME] [-P PORT] [-a ADDR] [-w N]\n"
             "                   [-t [-c CERT] [-K KEY]] [-R] [-T] [-L BYTES] [-v]\n"
             "       echo_server --list-backends\n"
             "  -k/-s/-p/-e   backend kqueue/select/poll/epoll; -b NAME any backend\n"
             "                (default: the fastest of this build: %s)\n"
             "  -P PORT       TCP port, 0 for an ephemeral one (default %d)\n"
             "  -a ADDR       address to bind (default 127.0.0.1)\n"
+            "  -w N          N worker processes on the port (SO_REUSEPORT), each with\n"
+            "                its own runtime; !bench sums them (default 1)\n"
             "  -t            TLS; -c CERT and -K KEY are PEM files (default:\n"
             "                tls/cert.pem and tls/key.pem beside this program)\n"
             "  -R            accept !shutdown from non-loopback peers\n"
@@ -86,6 +89,7 @@ static void server_stop(void)
     if (server.stopping)
         return;
     server.stopping = true;
+    demo_workers_stop_all(); /* the other workers, if any, stop too */
     if (server.listen_fd >= 0) {
         coro_close(server.listen_fd); /* wakes the acceptor with EBADF */
         server.listen_fd = -1;
@@ -149,6 +153,16 @@ static void acceptor(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                     */
 
+/* This worker's blocking counters, for the sum !bench reports over workers. */
+static void worker_blocks(int64_t *read_blocks, int64_t *write_blocks)
+{
+    coro_stats_t st;
+    if (coro_get_stats(&st) == 0) {
+        *read_blocks = st.read_blocks;
+        *write_blocks = st.write_blocks;
+    }
+}
+
 /* Blocks SIGINT/SIGTERM and returns a non-blocking signalfd for them. */
 static int open_signal_fd(void)
 {
@@ -168,7 +182,8 @@ int main(int argc, char **argv)
 {
     const char *backend = NULL, *addr = "127.0.0.1";
     const char *cert = NULL, *key = NULL;
-    int64_t port = DEFAULT_PORT, max_line = DEFAULT_MAX_LINE;
+    int64_t port = DEFAULT_PORT, max_line = DEFAULT_MAX_LINE, workers = 1;
+    int worker = 0; /* this process's index among the workers */
     bool tls = false, thing = false;
 
     enum { OPT_LIST_BACKENDS = 1000, OPT_HELP };
@@ -178,7 +193,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "kspeb:P:a:tc:K:RTL:vXh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "kspeb:P:a:w:tc:K:RTL:vXh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'k':
         case 's':
@@ -197,6 +212,13 @@ int main(int argc, char **argv)
             break;
         case 'a':
             addr = optarg;
+            break;
+        case 'w':
+            if (demo_parse_i64(optarg, 1, DEMO_WORKERS_MAX, &workers) < 0) {
+                fprintf(stderr, "echo_server: -w wants a number of workers 1..%d, not '%s'\n",
+                        DEMO_WORKERS_MAX, optarg);
+                return 2;
+            }
             break;
         case 't':
             tls = true;
@@ -278,18 +300,39 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Several workers: the sockets first, then one process per worker, and
+     * each worker makes its own runtime (nothing is shared after the fork). */
+    if (workers > 1) {
+        int fds[DEMO_WORKERS_MAX];
+        if (demo_workers_listen("echo_server", addr, (int)port, LISTEN_BACKLOG, (int)workers, fds) < 0)
+            return 1;
+        worker = demo_workers_fork("echo_server", (int)workers, fds);
+        if (worker < 0)
+            return -1 - worker; /* the parent, once every worker has exited */
+        server.listen_fd = fds[worker];
+        demo_workers_start(worker_blocks);
+        server.session.bench = demo_workers_bench;
+        server.session.workers = (int)workers;
+    }
+
     if (demo_runtime_init("echo_server", backend) < 0)
         return 1;
     coro_rusage_now(&server.session.started);
     echo_session_configure(&server.session);
-    printf("using %s()\n", coro_backend_name());
-    printf("stack base: %p\n", coro_stack_base());
+    if (worker == 0) {
+        printf("using %s()\n", coro_backend_name());
+        printf("stack base: %p\n", coro_stack_base());
+    }
 
-    server.listen_fd = coro_tcp_listen(addr, (int)port, LISTEN_BACKLOG);
-    if (server.listen_fd < 0) {
-        fprintf(stderr, "echo_server: cannot listen on %s:%lld: %s\n", addr, (long long)port,
-                strerror(errno));
-        return 1;
+    if (workers > 1) {
+        coro_fd_setup(server.listen_fd);
+    } else {
+        server.listen_fd = coro_tcp_listen(addr, (int)port, LISTEN_BACKLOG);
+        if (server.listen_fd < 0) {
+            fprintf(stderr, "echo_server: cannot listen on %s:%lld: %s\n", addr, (long long)port,
+                    strerror(errno));
+            return 1;
+        }
     }
     int sfd = open_signal_fd();
     if (sfd < 0) {
@@ -301,7 +344,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_server: cannot start coroutines: %s\n", strerror(errno));
         return 1;
     }
-    printf("echo_server starting on port %d\n", coro_socket_port(server.listen_fd));
+    /* One ready line: every worker's socket was listening before the fork. */
+    if (worker == 0)
+        printf("echo_server starting on port %d\n", coro_socket_port(server.listen_fd));
 
     int64_t left = coro_run();
     printf("exiting event loop\n");

@@ -42,6 +42,8 @@
  */
 #include <coro.h>
 
+#include "../demos/lib/demo_workers.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +94,7 @@ static struct {
     bool edge;                   /* -T edge */
     bool allow_remote_shutdown;  /* -R */
     bool stop;                   /* !shutdown received */
+    int workers;                 /* -w N: worker processes (lib/demo_workers.h) */
     bool listen_paused;
     int64_t listen_resume_ns;
     coro_rusage_t start;         /* snapshot for !bench */
@@ -243,6 +246,8 @@ static bool peer_is_loopback(int fd)
     return false;
 }
 
+static void end_session(struct conn *c, const char *reply, size_t n);
+
 static void send_bench(struct conn *c, bool json)
 {
     static const char blocks[] = ",\"read_block\":0,\"write_block\":0}\r\n";
@@ -250,6 +255,26 @@ static void send_bench(struct conn *c, bool json)
     char line[1024]; /* the longest JSON form, all values 20 digits, is < 600 */
     int n;
 
+    if (srv.workers > 1) {
+        /* The sum over all workers (lib/demo_workers.h), or nothing. */
+        int64_t rb, wb, rss_total;
+        if (demo_workers_bench(&d, &rb, &wb, &rss_total) < 0) {
+            end_session(c, NULL, 0);
+            return;
+        }
+        if (json) {
+            n = coro_rusage_format_json(&d, line, sizeof line - 160);
+            n += snprintf(line + n - 1, sizeof line - (size_t)n,
+                          ",\"read_block\":0,\"write_block\":0,\"workers\":%d,\"maxrss_total_kib\":%lld}\r\n",
+                          srv.workers, (long long)rss_total) - 1;
+        } else {
+            n = coro_rusage_format(&d, line, sizeof line - 2);
+            memcpy(line + n, "\r\n", 2);
+            n += 2;
+        }
+        conn_send(c, line, (size_t)n);
+        return;
+    }
     coro_rusage_now(&now);
     coro_rusage_diff(&srv.start, &now, &d);
     if (json) {
@@ -306,8 +331,10 @@ static void run_command(struct conn *c, enum command cmd)
         send_bench(c, true);
         break;
     case CMD_SHUTDOWN:
-        if (srv.allow_remote_shutdown || peer_is_loopback(c->fd))
+        if (srv.allow_remote_shutdown || peer_is_loopback(c->fd)) {
             srv.stop = true;
+            demo_workers_stop_all(); /* the other workers, if any, stop too */
+        }
         else
             conn_send(c, ERR_REMOTE_SHUTDOWN, sizeof ERR_REMOTE_SHUTDOWN - 1);
         break;
@@ -629,11 +656,13 @@ static int socket_port(int fd)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [-P PORT] [-a ADDR] [-R] [-T level|edge]\n"
+            "usage: %s [-P PORT] [-a ADDR] [-R] [-T level|edge] [-w N]\n"
             "  -P PORT   TCP port, 0 for an ephemeral one (default 9001)\n"
             "  -a ADDR   address to bind (default 127.0.0.1)\n"
             "  -R        accept !shutdown from any peer, not only loopback\n"
-            "  -T MODE   epoll mode: level (default) or edge\n",
+            "  -T MODE   epoll mode: level (default) or edge\n"
+            "  -w N      N worker processes on the port (SO_REUSEPORT), each its own\n"
+            "            loop; !bench sums them (default 1)\n",
             argv0);
     exit(2);
 }
@@ -658,7 +687,8 @@ int main(int argc, char **argv)
     char *endp;
     long v;
 
-    while ((ch = getopt(argc, argv, "P:a:RT:h")) != -1) {
+    srv.workers = 1;
+    while ((ch = getopt(argc, argv, "P:a:RT:w:h")) != -1) {
         switch (ch) {
         case 'P':
             errno = 0;
@@ -671,6 +701,16 @@ int main(int argc, char **argv)
             break;
         case 'a':
             host = optarg;
+            break;
+        case 'w':
+            errno = 0;
+            v = strtol(optarg, &endp, 10);
+            if (errno || endp == optarg || *endp != '\0' || v < 1 || v > DEMO_WORKERS_MAX) {
+                fprintf(stderr, "%s: -w wants a number of workers 1..%d, not '%s'\n", argv[0],
+                        DEMO_WORKERS_MAX, optarg);
+                usage(argv[0]);
+            }
+            srv.workers = (int)v;
             break;
         case 'R':
             srv.allow_remote_shutdown = true;
@@ -692,7 +732,19 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    srv.listen_fd = listen_on(host, port);
+    int worker = 0;
+    if (srv.workers > 1) {
+        int fds[DEMO_WORKERS_MAX];
+        if (demo_workers_listen("epoll_echo", host, port, LISTEN_BACKLOG, srv.workers, fds) < 0)
+            return 1;
+        worker = demo_workers_fork("epoll_echo", srv.workers, fds);
+        if (worker < 0)
+            return -1 - worker; /* the parent, once every worker has exited */
+        srv.listen_fd = fds[worker];
+        demo_workers_start(NULL);
+    } else {
+        srv.listen_fd = listen_on(host, port);
+    }
     if (srv.listen_fd == -1)
         return 1;
     srv.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -703,8 +755,10 @@ int main(int argc, char **argv)
     listener_watch(true);
 
     coro_rusage_now(&srv.start);
-    printf("echo_server starting on port %d\n", socket_port(srv.listen_fd));
-    fflush(stdout);
+    if (worker == 0) {
+        printf("echo_server starting on port %d\n", socket_port(srv.listen_fd));
+        fflush(stdout);
+    }
 
     while (!srv.stop) {
         int timeout_ms = -1, n;

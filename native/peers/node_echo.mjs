@@ -4,7 +4,11 @@
 // stays idiomatic (one 'data' handler per socket that splits lines and
 // writes the echo), and speaks the protocol of docs/programs.md:
 //
-//   node native/peers/node_echo.mjs [-P PORT] [-a ADDR] [-R]
+//   node native/peers/node_echo.mjs [-P PORT] [-a ADDR] [-R] [-w N]
+//
+// -w N: N worker processes through the `cluster` module (the primary
+// accepts and hands connections round-robin to the workers); `!bench` then
+// reports the sum over the workers and the primary, `!shutdown` stops all.
 //
 // CRLF lines echoed byte for byte, `!quit`, `!shutdown` (loopback peers
 // only unless -R), `!bench` (the coro++ rusage line, from
@@ -15,6 +19,7 @@
 // ordinary lines of one chunk are echoed with one write of that span of the
 // chunk (as the C loop does), and sockets use TCP_NODELAY. Backpressure is
 // the usual pause-on-false/resume-on-drain.
+import cluster from 'node:cluster';
 import net from 'node:net';
 
 const LINE_MAX_BYTES = 64 * 1024; // longest line, CRLF included
@@ -31,7 +36,8 @@ const ERR_REMOTE_SHUTDOWN = '-ERR !shutdown is accepted from loopback only\r\n';
 function usage(msg) {
   if (msg) process.stderr.write(`node_echo: ${msg}\n`);
   process.stderr.write(
-    'usage: node native/peers/node_echo.mjs [-P PORT] [-a ADDR] [-R]\n' +
+    'usage: node native/peers/node_echo.mjs [-P PORT] [-a ADDR] [-R] [-w N]\n' +
+    '  -w N      N worker processes (cluster module); !bench sums them\n' +
     '  -P PORT   TCP port, 0 for an ephemeral one (default 9001)\n' +
     '  -a ADDR   address to bind (default 127.0.0.1)\n' +
     '  -R        accept !shutdown from any peer, not only loopback\n');
@@ -39,7 +45,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { port: 9001, host: '127.0.0.1', allowRemoteShutdown: false };
+  const opts = { port: 9001, host: '127.0.0.1', allowRemoteShutdown: false, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +60,10 @@ function parseArgs(argv) {
       opts.host = value();
     } else if (a === '-R') {
       opts.allowRemoteShutdown = true;
+    } else if (a === '-w') {
+      const v = value();
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 256) usage(`-w wants a number of workers 1..256, not '${v}'`);
+      opts.workers = Number(v);
     } else {
       usage(`unknown argument '${a}'`);
     }
@@ -127,16 +137,106 @@ function isLoopback(addr) {
 
 const opts = parseArgs(process.argv.slice(2));
 const start = rusageNow();
+const clustered = opts.workers > 1;
+if (clustered && cluster.isPrimary) {
+  runPrimary();
+} else {
+  runServer();
+}
+
+// ---- -w N: the primary -------------------------------------------------------
+
+// Forks the workers, prints one ready line when all listen, answers their
+// !bench requests with the sum of every process's figures (the primary
+// accepts the connections, so its CPU is the server's too), and stops them
+// all on one's !shutdown or on SIGINT/SIGTERM.
+function runPrimary() {
+  let listening = 0;
+  let stopping = false;
+  let nextId = 1;
+  const asks = new Map(); // id -> { from, json, left, sum }
+  const stopAll = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.send({ type: 'exit' });
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  for (let i = 0; i < opts.workers; i++) cluster.fork();
+  cluster.on('listening', (_w, addr) => {
+    if (++listening === opts.workers) process.stdout.write(`echo_server starting on port ${addr.port}\n`);
+  });
+  cluster.on('exit', () => {
+    if (Object.keys(cluster.workers).length === 0) process.exit(0);
+    stopAll();
+  });
+  cluster.on('message', (w, msg) => {
+    if (msg.type === 'shutdown') stopAll();
+    if (msg.type === 'bench') {
+      const id = nextId++;
+      const workers = Object.values(cluster.workers);
+      asks.set(id, { from: w, reqId: msg.reqId, json: msg.json, left: workers.length, sum: rusageDiff(start, rusageNow()), rss: [] });
+      asks.get(id).rss.push(asks.get(id).sum.maxrss_kib);
+      for (const x of workers) x.send({ type: 'usage', id });
+    }
+    if (msg.type === 'usage') {
+      const a = asks.get(msg.id);
+      if (!a) return;
+      for (const [k, v] of Object.entries(msg.usage)) {
+        const n = BigInt(v);
+        if (k === 'maxrss_kib') a.rss.push(n);
+        a.sum[k] = k === 'wall_us' || k === 'maxrss_kib' ? (n > a.sum[k] ? n : a.sum[k]) : a.sum[k] + n;
+      }
+      if (--a.left > 0) return;
+      asks.delete(msg.id);
+      const total = a.rss.reduce((x, y) => x + y, 0n);
+      const text = a.json
+        ? `${formatBenchJson(a.sum).slice(0, -1)},"workers":${opts.workers},"maxrss_total_kib":${total}}`
+        : formatBench(a.sum);
+      a.from.send({ type: 'bench', reqId: a.reqId, text });
+    }
+  });
+  process.on('SIGINT', stopAll);
+  process.on('SIGTERM', stopAll);
+}
+
+function runServer() {
 const sockets = new Set();
 let listening = false;
 
 function shutdownServer(requester) {
+  if (clustered) process.send({ type: 'shutdown' });
   server.close();
   for (const s of sockets) if (s !== requester) s.destroy();
   // Exit once the requester's last echoes are handed to the kernel; the
   // timer covers a peer that broke the socket meanwhile.
   requester.end(() => process.exit(0));
   setTimeout(() => process.exit(0), 1000);
+}
+
+// -w N: a worker asks the primary for everyone's figures (answered in
+// 'bench' below); replies come back in order on the socket that asked.
+const benchWaiting = new Map();
+let benchNext = 1;
+function askPrimary(socket, json) {
+  const reqId = benchNext++;
+  benchWaiting.set(reqId, socket);
+  process.send({ type: 'bench', reqId, json });
+}
+if (clustered) {
+  process.on('message', (msg) => {
+    if (msg.type === 'usage') {
+      const d = rusageDiff(start, rusageNow());
+      process.send({ type: 'usage', id: msg.id, usage: Object.fromEntries(Object.entries(d).map(([k, v]) => [k, String(v)])) });
+    } else if (msg.type === 'bench') {
+      const socket = benchWaiting.get(msg.reqId);
+      benchWaiting.delete(msg.reqId);
+      if (socket && !socket.destroyed) socket.write(`${msg.text}\r\n`);
+    } else if (msg.type === 'exit') {
+      server.close();
+      for (const s of sockets) s.destroy();
+      process.exit(0);
+    }
+  });
 }
 
 // The command lines, CRLF included. Any other line, even one starting with
@@ -150,10 +250,12 @@ function runCommand(socket, state, cmd) {
       endSession(socket, state);
       break;
     case '!bench\r\n':
-      socket.write(`${formatBench(rusageDiff(start, rusageNow()))}\r\n`);
+      if (clustered) askPrimary(socket, false);
+      else socket.write(`${formatBench(rusageDiff(start, rusageNow()))}\r\n`);
       break;
     case '!bench json\r\n':
-      socket.write(`${formatBenchJson(rusageDiff(start, rusageNow()))}\r\n`);
+      if (clustered) askPrimary(socket, true);
+      else socket.write(`${formatBenchJson(rusageDiff(start, rusageNow()))}\r\n`);
       break;
     case '!shutdown\r\n':
       if (opts.allowRemoteShutdown || isLoopback(socket.remoteAddress)) {
@@ -260,5 +362,7 @@ server.on('error', (err) => {
 
 server.listen(opts.port, opts.host, () => {
   listening = true;
-  process.stdout.write(`echo_server starting on port ${server.address().port}\n`);
+  // With -w N the primary prints the one ready line, once every worker listens.
+  if (!clustered) process.stdout.write(`echo_server starting on port ${server.address().port}\n`);
 });
+}

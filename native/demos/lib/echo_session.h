@@ -35,6 +35,14 @@ typedef struct echo_session_config {
     /* Called, from the session's coroutine, when a `!shutdown` is accepted;
      * the session then ends. May be NULL. */
     void (*stop)(void);
+    /* Several worker processes (echo_server -w N): `!bench` reports what
+     * this fills (the sum over the workers, lib/demo_workers.h) instead of
+     * this process's own figures, and `!bench json` adds "workers" and
+     * "maxrss_total_kib". 0, or -1 when a worker's figures are missing.
+     * NULL: one process. */
+    int (*bench)(coro_rusage_t *used, int64_t *read_blocks, int64_t *write_blocks,
+                 int64_t *maxrss_total_kib);
+    int workers;
 } echo_session_config_t;
 
 /* Sets the configuration of every session started from now on (copied).
