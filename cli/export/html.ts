@@ -78,7 +78,7 @@ const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:pre-line}
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 svg text{font:12px system-ui,sans-serif;fill:#222}.bar{fill:#4a7bd0}.whisker{stroke:#111;stroke-width:2}
-figure{margin:1em 0}.grid{stroke:#ddd}.axis{stroke:#333}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}`;
+figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}.prov{color:#555}`;
 
 export const htmlExporter: Exporter = {
   name: 'html',

@@ -35,14 +35,14 @@ function lineChart(title: string, yLabel: string, xs: number[], series: Series[]
   for (let i = 0; i <= 4; i++) {
     const v = (yMax / 4) * i;
     const y = yAt(v);
-    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" class="grid"/>`);
+    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ddd"/>`);
     parts.push(`<text x="${left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${esc(yFormat(v))}</text>`);
   }
   for (const x of xs) {
     parts.push(`<text x="${xAt(x).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${x}</text>`);
   }
-  parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" class="axis"/>`);
-  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" class="axis"/>`);
+  parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
+  parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`);
   parts.push(`<text x="${left + plotW / 2}" y="${h - 8}" text-anchor="middle">server workers (processes)</text>`);
   parts.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
   series.forEach((s, i) => {
