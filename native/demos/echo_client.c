@@ -575,7 +575,7 @@ static void print_rate_json(void)
     print_hist_json("client_hiccup_hist_ns", &hiccup_ns);
 }
 
-/* --rate in text mode: two lines after the coro++ ones, and the verdict. */
+/* --rate in text mode: three lines after the coro++ ones (the verdict goes to stderr). */
 static void print_rate_text(void)
 {
     printf("open loop: offered %.1f/s achieved %.1f/s; schedule lag p99 %.1f us max %.1f us; "
