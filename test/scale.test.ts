@@ -10,6 +10,7 @@ import { planPoints, powersUpTo, scaleRows } from '../cli/engine/scale.js';
 import { scaleCharts } from '../cli/export/scale-chart.js';
 import type { EchoResult } from '../cli/results/types.js';
 import { summarize } from '../cli/stats/summary.js';
+import { serverArgv, serverEnv } from '../cli/workload/servers.js';
 import { cliMissing, echoMissing, processesWithMarker, runCli } from './helpers.js';
 
 const noEcho = echoMissing() ?? cliMissing();
@@ -81,4 +82,19 @@ t.test('scale end to end: table, JSON rows and the HTML chart', { skip: noEcho }
   t.equal(doc.scale[0].efficiency, 1);
   t.ok(doc.scale[1].txn_per_s > 0);
   t.equal(doc.results[1].transactions.median, 200, 'every transaction at 2 workers');
+});
+
+t.test('the Go peer scales by GOMAXPROCS, or is left out with the reason', { skip: noEcho }, async (t) => {
+  t.equal(serverEnv({ server: 'go', backend: 'netpoll', tls: false, workers: 2 })?.GOMAXPROCS, '2', 'GOMAXPROCS = workers');
+  t.equal(serverEnv({ server: 'go', backend: 'netpoll', tls: false }), undefined, 'no --workers: Go\'s own default');
+  t.same(serverArgv({ server: 'epoll', backend: 'epoll', tls: false, workers: 3 }, 0).slice(-2), ['-w', '3'], 'the C and Node servers get -w N');
+  const r = await runCli(['scale', '--server', 'go', '--workers', '1,2', '--conns', '10', '--txns', '20', '--runs', '1', '--warmup', '0', '--json'], { timeoutMs: 400_000 });
+  if (r.code === 2) {
+    t.match(r.stderr, /^error: nothing to scale: go /, 'no Go toolchain: says why');
+    return;
+  }
+  t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-300)})`);
+  const doc = JSON.parse(r.stdout);
+  t.same(doc.results.map((x: { name: string }) => x.name), ['go', 'go w2']);
+  for (const x of doc.results) t.match(x, { mismatches: 0, transactions: { median: 200 } }, x.name);
 });

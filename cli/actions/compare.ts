@@ -11,7 +11,7 @@ import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requirePortFree } from '../engine/preflight.js';
 import { mergeOutputs, type SuiteOutput } from '../engine/suite.js';
 import { runSwitchSuite } from '../engine/switch.js';
-import { errorMessage, NativeMissingError, UsageError } from '../errors.js';
+import { NativeMissingError, UsageError } from '../errors.js';
 import { exportDoc } from '../export/exporter.js';
 import { jsonExporter } from '../export/json.js';
 import { createProgress } from '../measure/progress.js';
@@ -25,8 +25,7 @@ import type { EchoResult, ResultsDoc, Workload } from '../results/types.js';
 import { describePinning, resolvePinning } from '../workload/launch.js';
 import { installReaper, setInterruptHook } from '../workload/process.js';
 import { configName, requireProgram, serverProgram, type ServerConfig } from '../workload/servers.js';
-import { ensureGoEcho } from '../workload/go-peer.js';
-import { findOnPath } from '../workload/tools.js';
+import { goUnavailable } from '../workload/go-peer.js';
 
 interface EchoPlan {
   workload: Workload;
@@ -69,17 +68,6 @@ function skipped(name: string, reason: string): SuiteOutput {
 }
 
 /** Why the Go peer cannot run here, or undefined once it is built. */
-async function goUnavailable(): Promise<string | undefined> {
-  const go = findOnPath('go');
-  if (!go) return 'no Go toolchain (`go` is not on PATH)';
-  try {
-    await ensureGoEcho(go);
-    return undefined;
-  } catch (err) {
-    return errorMessage(err);
-  }
-}
-
 export async function compareAction(o: CompareOptions, io: IO): Promise<number> {
   const { echo: echoPlans, sw: switchPlans } = plans(o);
   const all = echoPlans.length ? resolveConfigs(o.echo.servers, o.echo.backends, false) : [];

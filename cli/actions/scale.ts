@@ -11,12 +11,17 @@ import { makeDoc } from '../results/doc.js';
 import type { ResultsDoc } from '../results/types.js';
 import { UsageError } from '../errors.js';
 import { checkCpus, formatCpus, resolvePinning } from '../workload/launch.js';
+import { goUnavailable } from '../workload/go-peer.js';
 import { installReaper } from '../workload/process.js';
 import { configName } from '../workload/servers.js';
 import { emitDoc, savePartialOnInterrupt } from './output.js';
 
 export async function scaleAction(o: ScaleOptions, io: IO): Promise<number> {
-  const configs = [...(o.servers.length ? resolveConfigs(o.servers, o.backends, false) : []), ...customConfigs(o.serverCmds, [], readyPattern(o.ready))];
+  // The Go peer is built on demand; without a toolchain it is left out with the reason (one warning line).
+  const skippedGo = o.servers.includes('go') ? await goUnavailable() : undefined;
+  const servers = skippedGo ? o.servers.filter((s) => s !== 'go') : o.servers;
+  const configs = [...(servers.length ? resolveConfigs(servers, o.backends, false) : []), ...customConfigs(o.serverCmds, [], readyPattern(o.ready))];
+  if (configs.length === 0) throw new UsageError(`nothing to scale: go ${skippedGo}`);
   requireUniqueNames(configs);
   requireEchoPrograms(configs);
   await requirePortFree(o.port);
@@ -31,7 +36,9 @@ export async function scaleAction(o: ScaleOptions, io: IO): Promise<number> {
   if (maxClients > o.conns) {
     throw new UsageError(`${maxClients} client processes (one per worker) for ${o.conns} connection(s): give more --conns or a smaller --clients`);
   }
-  const { points, warnings } = planPoints(workerCounts, serverCpus, o.clientCpus, cpus, o.clients, o.conns, pinned);
+  const planned = planPoints(workerCounts, serverCpus, o.clientCpus, cpus, o.clients, o.conns, pinned);
+  const points = planned.points;
+  const warnings = [...(skippedGo ? [`go left out: ${skippedGo}`] : []), ...planned.warnings];
   const fileLimit = fileLimitFor(o.conns);
   const workload = { conns: o.conns, txns: o.txns, size: o.size };
   installReaper();

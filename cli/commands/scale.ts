@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { scaleAction } from '../actions/scale.js';
 import { customConfigs, readyPattern } from '../engine/configs.js';
 import { UsageError } from '../errors.js';
-import { SERVER_KINDS, type ServerKind } from '../workload/servers.js';
+import type { ServerKind } from '../workload/servers.js';
+import { COMPARE_SERVER_KINDS } from './compare.js';
 import { collect, parseBackends } from './echo.js';
 import { stdio } from './io.js';
 import { choices, cpuList, exportFile, int, intList, LIMITS } from './parse.js';
@@ -60,7 +61,7 @@ export function parseScaleOptions(raw: RawScaleOptions): ScaleOptions {
     txns: int('--txns', raw.txns, LIMITS.txns.min, LIMITS.txns.max),
     size: int('--size', raw.size, LIMITS.size.min, LIMITS.size.max),
     backends: parseBackends(raw.backend),
-    servers: raw.server === undefined && raw.serverCmd?.length ? [] : choices('--server', raw.server ?? 'coro', SERVER_KINDS),
+    servers: raw.server === undefined && raw.serverCmd?.length ? [] : choices('--server', raw.server ?? 'coro', COMPARE_SERVER_KINDS),
     serverCmds: raw.serverCmd ?? [],
     ready: raw.ready,
     workers: raw.workers === undefined ? undefined : [...new Set(intList('--workers', raw.workers, LIMITS.workers.min, LIMITS.workers.max))].sort((a, b) => a - b),
@@ -88,7 +89,7 @@ export function scaleCommand(): Command {
     .option('--conns <n>', 'connections', '100')
     .option('--txns <n>', 'transactions per connection', '100')
     .option('--size <bytes>', 'bytes per transaction, CRLF included (>= 3)', '100')
-    .option('--server <kind>', `server: ${SERVER_KINDS.join(', ')}, a comma list, or "all" (default: coro, or none with --server-cmd)`)
+    .option('--server <kind>', `server: ${COMPARE_SERVER_KINDS.join(', ')} (go: when a Go toolchain is installed), a comma list, or "all" (default: coro, or none with --server-cmd)`)
     .option('--backend <name>', 'event backend of the coro server: a name, a comma list, or "all"')
     .option('--server-cmd <name=command>', 'also scale your own server: a shell command with {port} and {workers} (repeatable)', collect, [])
     .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this')

@@ -6,7 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NativeMissingError } from '../errors.js';
+import { errorMessage, NativeMissingError } from '../errors.js';
+import { findOnPath } from './tools.js';
 import { paths } from '../paths.js';
 
 const run = promisify(execFile);
@@ -26,4 +27,16 @@ export async function ensureGoEcho(go: string): Promise<string> {
     throw new NativeMissingError(`go build of ${paths.goEchoSource} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`);
   }
   return out;
+}
+
+/** Why the Go peer cannot run here (no toolchain, or its build failed), or undefined once it is built. */
+export async function goUnavailable(): Promise<string | undefined> {
+  const go = findOnPath('go');
+  if (!go) return 'no Go toolchain (`go` is not on PATH)';
+  try {
+    await ensureGoEcho(go);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }

@@ -139,6 +139,8 @@ export class TreeSampler {
   private timer: NodeJS.Timeout | undefined;
   private last: { at: number; cpu_us: number } | undefined;
   private peaks: TreePeaks = { samples: 0, peak_rss_kib: 0, peak_cpu_percent: 0 };
+  /** CPU% needs two readings: a run shorter than one interval has none (NaN, shown "-", not 0). */
+  private cpuWindows = 0;
 
   constructor(
     private readonly root: number,
@@ -159,6 +161,7 @@ export class TreeSampler {
     if (this.last && now > this.last.at) {
       const pct = ((cpu - this.last.cpu_us) / 1000 / (now - this.last.at)) * 100;
       this.peaks.peak_cpu_percent = Math.max(this.peaks.peak_cpu_percent, Math.round(pct));
+      this.cpuWindows++;
     }
     this.last = { at: now, cpu_us: cpu };
     this.peaks.samples++;
@@ -167,8 +170,14 @@ export class TreeSampler {
   }
 
   stop(): TreePeaks {
+    // A last reading closes the final window (once: stop may be called again).
+    if (this.timer) this.sample();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    return { ...this.peaks };
+    return {
+      ...this.peaks,
+      peak_rss_kib: this.peaks.samples > 0 ? this.peaks.peak_rss_kib : Number.NaN,
+      peak_cpu_percent: this.cpuWindows > 0 ? this.peaks.peak_cpu_percent : Number.NaN,
+    };
   }
 }
