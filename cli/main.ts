@@ -6,6 +6,7 @@ import { checkCommand } from './commands/check.js';
 import { compareCommand } from './commands/compare.js';
 import { echoCommand } from './commands/echo.js';
 import { infoCommand } from './commands/info.js';
+import { latencyCommand } from './commands/latency.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { scaleCommand } from './commands/scale.js';
@@ -40,10 +41,11 @@ Examples:
   coro-bench check --baseline reports/baseline.json
   coro-bench compare --conns 50 --txns 200
   coro-bench soak --duration 180
+  coro-bench latency --server coro,epoll,node --export curve.html
   coro-bench scale --server coro,epoll --export scale.html`,
   );
 
-for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand(), scaleCommand()]) {
+for (const cmd of [echoCommand(), switchCommand(), infoCommand(), runCommand(), reportCommand(), checkCommand(), compareCommand(), soakCommand(), scaleCommand(), latencyCommand()]) {
   program.addCommand(cmd.exitOverride().showSuggestionAfterError(true));
 }
 

@@ -62,6 +62,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     ...(o.clients > 1 ? { clients: o.clients } : {}),
     ...(o.bind ? { bind: o.bind } : {}),
     ...(remote ? { client_hosts: remote.hosts } : {}),
+    ...(o.rate !== undefined ? { rate: o.rate } : {}),
     ...(o.workers > 1 ? { workers: o.workers } : {}),
   };
   const pinningText = remote ? remotePinning(pinning, remote.hosts, o.clients) : describePinning(pinning, o.clients);
@@ -71,10 +72,10 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     makeDoc({ command: 'echo', parameters, pinning: pinningText, started, ...out, partial });
 
   const progress = createProgress(true);
-  progress.note(`echo ${o.conns}x${o.txns}x${o.size}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${pinningText}`);
+  progress.note(`echo ${o.conns}x${o.txns}x${o.size}${o.rate !== undefined ? ` at ${o.rate} txn/s (open loop)` : ''}: ${configs.map(configName).join(', ')}; ${o.warmup} warmup + ${o.runs} run(s) each; ${pinningText}`);
   for (const w of [remote ? undefined : clientCpuWarning(pinning, o.clients), workerCpuWarning(pinning, o.workers)]) if (w) progress.note(`warning: ${w}`);
   const out = await runEchoSuite(
-    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, bind: o.bind, remote },
+    { configs, workload, runs: o.runs, warmup: o.warmup, port: o.port, pinning, timeoutMs: o.timeoutS * 1000, fileLimit, clients: o.clients, bind: o.bind, remote, rate: o.rate },
     progress,
     (p) => {
       latest = docOf(p, true);

@@ -7,6 +7,7 @@ import { customConfigs, readyPattern } from '../engine/configs.js';
 import { buildDirs, choices, cpuList, exportFile, int, LIMITS, pin, repeatable } from './parse.js';
 import { checkHostOptions, parseHostOptions } from './hosts.js';
 import { stdio } from './io.js';
+import { checkRatePerConn, rateValue } from './rate.js';
 
 export interface EchoOptions {
   conns: number;
@@ -38,6 +39,8 @@ export interface EchoOptions {
   sshOptions: string[];
   /** The client binary on those hosts (default: the same path as here). */
   remoteClient?: string;
+  /** Open loop: transactions a second over all connections and clients. */
+  rate?: number;
   /** --server-cmd NAME=COMMAND and --target [NAME=]HOST:PORT as given (checked in parse, resolved in the action). */
   serverCmds: string[];
   targets: string[];
@@ -71,6 +74,7 @@ export interface RawEchoOptions {
   clientHosts?: string;
   sshOption?: string[];
   remoteClient?: string;
+  rate?: string;
   serverCmd?: string[];
   target?: string[];
   ready?: string;
@@ -121,6 +125,7 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
   if (o.tls && (o.serverCmds.length || o.targets.length)) throw new UsageError('--tls is for the coro server: --server-cmd and --target servers are driven in clear text');
   checkClients(o.clients * (o.clientHosts?.length ?? 1), o.conns, o.raw);
   checkHostOptions(o);
+  if (raw.rate !== undefined) o.rate = checkEchoRate(rateValue('--rate', raw.rate), o);
   if (o.raw && o.json) throw new UsageError('--raw and --json cannot be combined (--raw prints the coro++ text lines)');
   if (o.raw && (o.serverCmds.length || o.targets.length)) throw new UsageError('--raw runs a built-in server: it cannot be combined with --server-cmd or --target');
   if (o.raw && o.export) throw new UsageError('--raw cannot be combined with --export (it makes no result file)');
@@ -128,6 +133,20 @@ export function parseEchoOptions(raw: RawEchoOptions): EchoOptions {
     throw new UsageError(`--tls needs --server coro (the ${o.servers.filter((s) => s !== 'coro').join(', ')} peer has no TLS)`);
   }
   return o;
+}
+
+/** --rate against the other options; returns the rate. */
+function checkEchoRate(rate: number, o: EchoOptions): number {
+  if (o.raw) throw new UsageError('--rate cannot be combined with --raw (the three coro++ lines have no place for the open-loop figures)');
+  if (o.clientHosts?.length) throw new UsageError('--rate cannot be combined with --client-hosts yet (the open-loop schedule starts at each connect, before the hosts\' start barrier)');
+  checkRatePerConn('--rate', rate, o.conns);
+  const scheduleS = (o.txns * o.conns) / rate;
+  if (scheduleS > o.timeoutS) {
+    throw new UsageError(
+      `--rate ${rate} with --conns ${o.conns} --txns ${o.txns} is a ${Math.ceil(scheduleS)} s schedule, longer than --timeout ${o.timeoutS} s: lower --txns or raise --rate or --timeout`,
+    );
+  }
+  return rate;
 }
 
 /** --clients against the connections they share (and --raw, which is one client's own report). */
@@ -167,6 +186,7 @@ export function echoCommand(): Command {
     .option('--client-hosts <hosts>', 'run the clients on these hosts over ssh, e.g. 10.0.0.2,user@10.0.0.3 (--clients per host; docs/hosts.md)')
     .option('--ssh-option <opt>', 'an ssh -o option for --client-hosts, e.g. IdentityFile=~/.ssh/bench (repeatable)', repeatable, [])
     .option('--remote-client <path>', 'echo_client on the client hosts (default: the same path as here)')
+    .option('--rate <txn_per_s>', 'open loop: this many transactions a second over all connections and clients, on a fixed schedule, latency from each line\'s due time (docs/latency.md)')
     .addHelpText(
       'after',
       `
@@ -178,6 +198,7 @@ Examples:
   coro-bench echo --tls --conns 10 --txns 1000
   coro-bench echo --tls --build native/build --build native/build-s2n   # OpenSSL against s2n (npm run test:s2n builds it)
   coro-bench echo --conns 1000 --txns 1000 --clients 4 --client-cpus 4-7
+  coro-bench echo --conns 100 --txns 50 --rate 5000
   coro-bench echo --server coro,epoll --server-cmd mine='./my_echo -p {port}'
   coro-bench echo --server-cmd py='python3 echo.py {port}' --ready 'listening'
   coro-bench echo --target 192.0.2.7:9001 --target local=127.0.0.1:7000

@@ -25,6 +25,8 @@ export interface EchoSuiteSpec {
   bind?: string;
   /** Clients on other hosts over ssh (--client-hosts). */
   remote?: RemoteClients;
+  /** Open loop: transactions a second over all connections (echo_client --rate). */
+  rate?: number;
 }
 
 function toOutput(spec: EchoSuiteSpec, outcomes: JobOutcome<EchoSample>[]): SuiteOutput {
@@ -52,6 +54,7 @@ export async function runEchoSuite(spec: EchoSuiteSpec, progress: Progress, part
         clients: spec.clients,
         bind: spec.bind,
         remote: spec.remote,
+        rate: spec.rate,
       }),
   }));
   const outcomes = await measure(jobs, { warmup: spec.warmup, runs: spec.runs }, progress, (o) => partial?.(toOutput(spec, o)));

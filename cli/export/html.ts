@@ -5,6 +5,7 @@ import { docTables, provenance } from '../render/model.js';
 import type { ResultsDoc } from '../results/types.js';
 import type { Stat } from '../stats/summary.js';
 import type { Exporter } from './exporter.js';
+import { LATENCY_STYLE, latencyCharts } from './latency-charts.js';
 import { scaleCharts } from './scale-chart.js';
 
 export function esc(s: string): string {
@@ -69,6 +70,7 @@ function charts(doc: ResultsDoc): string[] {
   if (idle.length) out.push(barChart('Memory per idle connection', 'bytes', idle.map((r) => ({ label: r.name, stat: r.bytes_per_idle_conn }))));
   const smtp = doc.results.filter((r) => r.type === 'smtp');
   if (smtp.length) out.push(barChart('SMTP throughput', 'messages/s', smtp.map((r) => ({ label: r.name, stat: r.msg_per_s }))));
+  out.push(...latencyCharts(doc));
   return out.filter((s) => s.length > 0);
 }
 
@@ -91,7 +93,7 @@ export const htmlExporter: Exporter = {
     );
     const warnings = doc.warnings.length ? `<h2>Warnings</h2><ul>${doc.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : '';
     return (
-      `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head>\n` +
+      `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}${doc.results.some((r) => r.type === 'latency') ? LATENCY_STYLE : ''}</style></head>\n` +
       `<body><h1>${esc(title)}</h1><p class="prov">${esc(provenance(doc))}</p>\n` +
       `${charts(doc).join('\n')}\n${tables.join('\n')}\n${warnings}\n</body></html>\n`
     );

@@ -1,8 +1,9 @@
 // The tables a results document is shown as: one per metric group, a
 // comparison against a reference configuration, skipped workloads, failures.
 // Terminal tables, Markdown and HTML all render this same model.
-import type { EchoResult, Environment, Failure, IdleResult, ResultsDoc, RusageStats, ScaleRow, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
+import type { EchoResult, Environment, Failure, IdleResult, LatencyCurveResult, ResultsDoc, RusageStats, ScaleRow, SmtpResult, SoakResult, SwitchResult } from '../results/types.js';
 import { pairedTxnRatio } from '../stats/paired.js';
+import { latencyTables } from './latency.js';
 import { num, pct, ratio, stat } from './format.js';
 import { clientHostsTable } from './hosts.js';
 
@@ -103,6 +104,28 @@ function echoTables(rs: EchoResult[], reference: string | undefined, failures?: 
       ]),
     },
   ];
+  const open = rs.filter((r) => r.open_loop);
+  if (open.length > 0) {
+    tables.push({
+      title: 'Open loop (--rate): latency from the due time beside the service time from the send (us)',
+      head: ['config', 'offered/s', 'achieved/s', 'p50 / service', 'p99 / service', 'p99.9 / service', 'lag p99 / max', 'client hiccups p99 / max', 'kept schedule'],
+      rows: open.map((r) => {
+        const o = r.open_loop as NonNullable<EchoResult['open_loop']>;
+        return [
+          r.name,
+          num(o.offered_per_s),
+          stat(o.achieved_per_s),
+          `${stat(r.latency_us.p50)} / ${stat(o.service_us.p50)}`,
+          `${stat(r.latency_us.p99)} / ${stat(o.service_us.p99)}`,
+          `${stat(r.latency_us.p999)} / ${stat(o.service_us.p999)}`,
+          `${stat(o.lag_p99_us)} / ${stat(o.lag_max_us)}`,
+          `${stat(o.client_hiccup_p99_us)} / ${stat(o.client_hiccup_max_us)}`,
+          `${o.runs_kept_schedule} of ${r.runs} runs`,
+        ];
+      }),
+      note: `Lag: send minus due time (any cause). Client hiccups: how late a 1 ms timer in the client woke (its own stalls: descheduled or busy); the client kept its schedule when their p99 stayed within ${open[0].open_loop?.kept_schedule_p99_us} us.`,
+    });
+  }
   const measured = rs.filter((r) => r.runs > 0);
   if (measured.length > 1) {
     const ref = measured.find((r) => r.name === reference) ?? measured[0];
@@ -243,6 +266,7 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   const idle = doc.results.filter((r): r is IdleResult => r.type === 'idle');
   const smtp = doc.results.filter((r): r is SmtpResult => r.type === 'smtp');
   const soak = doc.results.filter((r): r is SoakResult => r.type === 'soak');
+  const latency = doc.results.filter((r): r is LatencyCurveResult => r.type === 'latency');
   const skipped = doc.results.filter((r) => r.type === 'skipped');
   // Echo results of different workloads are compared only within a workload.
   const byWorkload = new Map<string, EchoResult[]>();
@@ -262,6 +286,7 @@ export function docTables(doc: ResultsDoc, reference?: string): Table[] {
   if (idle.length) tables.push(idleTable(idle));
   if (smtp.length) tables.push(smtpTable(smtp));
   if (soak.length) tables.push(...soakTables(soak));
+  if (latency.length) tables.push(...latencyTables(latency));
   if (skipped.length) {
     tables.push({ title: 'Skipped', head: ['workload', 'reason'], rows: skipped.map((r) => [r.name, r.type === 'skipped' ? r.reason : '']) });
   }

@@ -5,6 +5,8 @@ import type { Rusage } from '../rusage/parse.js';
 import { summarize, type Stat } from '../stats/summary.js';
 import { shortRunWarning, statWarnings } from '../stats/warnings.js';
 import type {
+  LatencyStats,
+  OpenLoopStats,
   EchoResult,
   EchoSample,
   IdleResult,
@@ -36,6 +38,33 @@ function rusageStats(rs: Rusage[], blocks: { read: (number | undefined)[]; write
     nivcsw: s('nivcsw'),
     ...(read ? { read_block: read } : {}),
     ...(write ? { write_block: write } : {}),
+  };
+}
+
+function latencyStats(xs: { p50: number; p90: number; p99: number; p999: number; max: number }[]): LatencyStats {
+  return {
+    p50: summarize(xs.map((x) => x.p50)),
+    p90: summarize(xs.map((x) => x.p90)),
+    p99: summarize(xs.map((x) => x.p99)),
+    p999: summarize(xs.map((x) => x.p999)),
+    max: summarize(xs.map((x) => x.max)),
+  };
+}
+
+/** The open-loop figures over the runs, when the runs were open-loop (echo --rate). */
+function openLoopStats(xs: EchoSample[]): OpenLoopStats | undefined {
+  const os = xs.flatMap((x) => (x.open_loop ? [x.open_loop] : []));
+  if (os.length === 0) return undefined;
+  return {
+    offered_per_s: os[0].offered_per_s,
+    achieved_per_s: summarize(os.map((o) => o.achieved_per_s)),
+    service_us: latencyStats(os.map((o) => o.service_us)),
+    lag_p99_us: summarize(os.map((o) => o.lag_us.p99)),
+    lag_max_us: summarize(os.map((o) => o.lag_us.max)),
+    client_hiccup_p99_us: summarize(os.map((o) => o.client_hiccup_us.p99)),
+    client_hiccup_max_us: summarize(os.map((o) => o.client_hiccup_us.max)),
+    runs_kept_schedule: os.filter((o) => o.client_kept_schedule).length,
+    kept_schedule_p99_us: os[0].kept_schedule_p99_us,
   };
 }
 
@@ -85,6 +114,7 @@ export function aggregateEcho(id: EchoIdentity, o: JobOutcome<EchoSample>): Echo
     server_peak_rss_kib: summarize(finite(xs.map((x) => x.server_peak_rss_kib))),
     server_peak_cpu_percent: summarize(finite(xs.map((x) => x.server_peak_cpu_percent))),
     ...(figures !== undefined ? { server_figures: figures } : {}),
+    ...(openLoopStats(xs) ? { open_loop: openLoopStats(xs) } : {}),
     samples: xs,
   };
 }
@@ -93,6 +123,15 @@ export function echoWarnings(r: EchoResult): string[] {
   const out = [...statWarnings(r.name, 'txn/s', r.txn_per_s), ...statWarnings(r.name, 'server CPU/txn', r.server_cpu_us_per_txn), ...shortRunWarning(r.name, r.wall_us, r.workload.txns)];
   if (r.mismatches > 0) out.push(`${r.name}: ${r.mismatches} echoed transaction(s) came back different`);
   if (r.errors > 0) out.push(`${r.name}: ${r.errors} connection(s) failed`);
+  const ol = r.open_loop;
+  if (ol && ol.runs_kept_schedule < r.runs) {
+    out.push(
+      `${r.name}: the client could not keep its schedule in ${r.runs - ol.runs_kept_schedule} of ${r.runs} run(s) (its hiccups p99 above ${ol.kept_schedule_p99_us} us): those latencies are the client's, not the server's`,
+    );
+  }
+  if (ol && r.runs > 0 && ol.achieved_per_s.median < 0.95 * ol.offered_per_s) {
+    out.push(`${r.name}: achieved ${Math.round(ol.achieved_per_s.median)} of the ${Math.round(ol.offered_per_s)} lines/s offered (median): the server fell behind the schedule`);
+  }
   if (r.server_figures?.startsWith('missing')) out.push(`${r.name}: server figures ${r.server_figures} (shown as "-")`);
   else if (r.server_figures) out.push(`${r.name}: server figures from ${r.server_figures}`);
   const expected = r.workload.conns * r.workload.txns;

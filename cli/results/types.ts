@@ -3,6 +3,8 @@
 // names, add fields rather than rename.
 import type { Rusage } from '../rusage/parse.js';
 import type { Stat } from '../stats/summary.js';
+import type { LatencyHist } from '../stats/latency-hist.js';
+import type { OpenLoopSample, Percentiles } from '../workload/open-loop.js';
 
 export const SCHEMA = 'coro-bench/results@1';
 
@@ -85,6 +87,8 @@ export interface EchoSample {
   server_peak_cpu_percent: number;
   /** echo_client processes that shared the load (absent: one). */
   clients?: number;
+  /** With --rate: latency_us is then from each line's due time; these are the open loop's own figures. */
+  open_loop?: OpenLoopSample;
   /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
   server_figures?: string;
   /** Clients on other hosts (--client-hosts): how their runs overlapped, and each host's own figures. */
@@ -146,9 +150,25 @@ export interface EchoResult {
   /** From pidusage samples of the server every ~50 ms. */
   server_peak_rss_kib: Stat;
   server_peak_cpu_percent: Stat;
+  /** With --rate: the open loop's figures over the runs. */
+  open_loop?: OpenLoopStats;
   /** Where the server figures come from when not the server's own `!bench json`, or "missing: why". */
   server_figures?: string;
   samples: EchoSample[];
+}
+
+/** `echo --rate`: the open loop's figures, one Stat over the runs each. */
+export interface OpenLoopStats {
+  offered_per_s: number;
+  achieved_per_s: Stat;
+  service_us: LatencyStats;
+  lag_p99_us: Stat;
+  lag_max_us: Stat;
+  client_hiccup_p99_us: Stat;
+  client_hiccup_max_us: Stat;
+  /** Runs in which the client's hiccups p99 stayed within kept_schedule_p99_us. */
+  runs_kept_schedule: number;
+  kept_schedule_p99_us: number;
 }
 
 export interface SwitchSample {
@@ -304,6 +324,54 @@ export interface SoakResult extends SoakCounts {
   samples: SoakPoint[];
 }
 
+/** One offered rate of a latency curve (`coro-bench latency`): one open-loop run. */
+export interface LatencyPoint {
+  /** Offered rate as a fraction of the closed-loop maximum (1 = 100 %), or null for an absolute --rates point. */
+  fraction: number | null;
+  offered_per_s: number;
+  /** Absent when the run failed (see error). */
+  achieved_per_s?: number;
+  transactions?: number;
+  /** Latency from each line's due time (coordinated omission corrected). */
+  latency_us?: Percentiles;
+  service_us?: Percentiles;
+  lag_us?: Percentiles;
+  client_hiccup_us?: Percentiles;
+  client_kept_schedule?: boolean;
+  /** Histograms ([bucket high ns, count]) so that curves can be redrawn and merged later. */
+  latency_hist_ns?: LatencyHist;
+  service_hist_ns?: LatencyHist;
+  client_hiccup_hist_ns?: LatencyHist;
+  /** Why the run failed. */
+  error?: string;
+}
+
+/** `coro-bench latency`: one server's latency against offered load. */
+export interface LatencyCurveResult {
+  type: 'latency';
+  name: string;
+  server: string;
+  backend: string;
+  tls: boolean;
+  /** conns and size of every point; txns = transactions per connection of the closed-loop runs. */
+  workload: Workload;
+  /** Seconds of schedule per point. */
+  duration_s: number;
+  /** Closed-loop throughput (median of its runs) the fractions are of; null when --rates was given or it failed. */
+  closed_loop_per_s: Stat | null;
+  closed_loop_latency_us: LatencyStats | null;
+  /** Points measured (failed ones not counted). */
+  runs: number;
+  failed_runs: number;
+  points: LatencyPoint[];
+  /** The highest offered rate at which p99 stays under 2x its value at the lowest offered rate (all points up to it too). */
+  knee: { offered_per_s: number; fraction: number | null; p99_us: number; base_p99_us: number } | null;
+  /** Why there is no knee, when knee is null. */
+  knee_missing?: string;
+  /** Did the client keep its schedule at every point up to the knee? */
+  client_kept_schedule_to_knee: boolean | null;
+}
+
 export interface SkippedResult {
   type: 'skipped';
   name: string;
@@ -327,7 +395,7 @@ export interface ScaleRow {
   efficiency: number | null;
 }
 
-export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | SkippedResult;
+export type Result = EchoResult | SwitchResult | IdleResult | SmtpResult | SoakResult | LatencyCurveResult | SkippedResult;
 
 export interface ResultsDoc {
   schema: typeof SCHEMA;

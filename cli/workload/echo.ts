@@ -30,6 +30,8 @@ export interface EchoRunOptions {
   bind?: string;
   /** echo_client processes on other hosts over ssh (--client-hosts): then `clients` is per host. */
   remote?: RemoteClients;
+  /** Open loop: lines a second over all connections and clients (echo_client --rate), shared in proportion to connections. */
+  rate?: number;
 }
 
 /** A failed run, carrying the failing program's last stderr lines. */
@@ -121,6 +123,7 @@ export function sampleOf(reports: ClientReport[], server: ServerFigures, peak: {
     server_peak_rss_kib: peak.rss,
     server_peak_cpu_percent: peak.cpu,
     ...(reports.length > 1 ? { clients: reports.length } : {}),
+    ...(m.open_loop ? { open_loop: m.open_loop } : {}),
     ...(server.source ? { server_figures: server.source } : {}),
   };
 }
@@ -129,6 +132,11 @@ export function sampleOf(reports: ClientReport[], server: ServerFigures, peak: {
 interface ServerFigures {
   rusage: Rusage | null;
   source?: string;
+}
+
+/** A rate as echo_client reads it: plain decimal, never exponent notation. */
+export function rateArg(rate: number): string {
+  return rate.toFixed(6).replace(/\.?0+$/, '');
 }
 
 /** Every client's stderr tail, labelled when there are several, then the server's. */
@@ -235,6 +243,7 @@ export async function runEcho(o: EchoRunOptions): Promise<EchoSample> {
   try {
     for (const [i, share] of shares.entries()) {
       const extra = cliAsks ? ['--json', '--no-bench', '--conn-base', String(share.base)] : ['--json'];
+      if (o.rate !== undefined) extra.push('--rate', rateArg((o.rate * share.conns) / o.workload.conns));
       const spec = launch(clientArgv(o.config, server.port, { ...o.workload, conns: share.conns }, extra, server.host), clientCpu(o.pinning, i), o.fileLimit);
       clients.push(new Proc(n === 1 ? 'echo_client' : `echo_client ${i + 1}/${n}`, spec.command, spec.args));
     }

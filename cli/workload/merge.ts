@@ -13,6 +13,7 @@
 import type { EchoSample } from '../results/types.js';
 import { rusageFromJson, type Rusage } from '../rusage/parse.js';
 import { latencySummaryUs, mergeHists, parseHist, type LatencyHist } from '../stats/latency-hist.js';
+import { mergeOpenLoop, parseOpenLoop, type OpenLoopReport } from './open-loop.js';
 
 /** One echo_client --json report (docs/programs.md), as the merge needs it. */
 export interface ClientReport {
@@ -34,12 +35,14 @@ export interface ClientReport {
   server: unknown;
   read_block: number;
   write_block: number;
+  /** With --rate (open loop): the schedule's figures (cli/workload/open-loop.ts). */
+  open_loop?: OpenLoopReport;
 }
 
 /** The merged load, in the fields of an echo sample (client_rusage: added up, maxrss the largest). */
 export type MergedClients = Pick<
   EchoSample,
-  'transactions' | 'mismatches' | 'errors' | 'wall_us' | 'txn_per_s' | 'bytes_moved' | 'latency_us' | 'client_rusage' | 'client_read_block' | 'client_write_block'
+  'transactions' | 'mismatches' | 'errors' | 'wall_us' | 'txn_per_s' | 'bytes_moved' | 'latency_us' | 'client_rusage' | 'client_read_block' | 'client_write_block' | 'open_loop'
 > & { clients: number; latency_hist: LatencyHist };
 
 function num(o: Record<string, unknown>, k: string): number {
@@ -81,6 +84,7 @@ export function parseClientReport(stdout: string): ClientReport {
     server: obj.server ?? null,
     read_block: typeof obj.read_block === 'number' ? obj.read_block : 0,
     write_block: typeof obj.write_block === 'number' ? obj.write_block : 0,
+    ...(obj.rate !== undefined ? { open_loop: parseOpenLoop(obj) } : {}),
   };
 }
 
@@ -111,6 +115,8 @@ export function mergeClientReports(reports: ClientReport[], offsetsNs: number[] 
   const sum = (f: (r: ClientReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
   const transactions = sum((r) => r.transactions);
   const hist = mergeHists(reports.map((r) => r.latency_hist));
+  const open = reports.map((r) => r.open_loop).filter((o): o is OpenLoopReport => o !== undefined);
+  if (open.length > 0 && open.length < reports.length) throw new Error('cannot merge open-loop (--rate) and closed-loop client reports');
   return {
     clients: reports.length,
     transactions,
@@ -126,6 +132,7 @@ export function mergeClientReports(reports: ClientReport[], offsetsNs: number[] 
     client_rusage: sumRusage(reports.map((r) => r.client)),
     client_read_block: sum((r) => r.read_block),
     client_write_block: sum((r) => r.write_block),
+    ...(open.length > 0 ? { open_loop: mergeOpenLoop(open, transactions, hist, offsetsNs) } : {}),
   };
 }
 

@@ -5,6 +5,8 @@
  * map; both grow by doubling. Interest is one-shot: a reported direction is
  * dropped, and an entry with no interest left is removed (swap with the
  * last), so an idle fd is never polled and a ready fd never spins.
+ * On Linux the wait is ppoll, whose timeout is in nanoseconds (poll's whole
+ * milliseconds would wake a timer up to 1 ms late).
  */
 #include "../runtime.h"
 
@@ -12,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct poll_state {
     struct pollfd *pfds;
@@ -94,8 +97,16 @@ static void poll_cancel(void *state, int fd)
 static int poll_poll(void *state, int64_t timeout_ns)
 {
     poll_state_t *s = state;
-    int timeout_ms = coro__timeout_ms(timeout_ns);
-    int n = poll(s->pfds, (nfds_t)s->len, timeout_ms);
+#ifdef __linux__
+    /* A day at most: a 32-bit time_t holds it, and waking early is harmless
+     * (the loop computes the next timeout again). */
+    if (timeout_ns > 86400 * 1000000000LL)
+        timeout_ns = 86400 * 1000000000LL;
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000LL), (long)(timeout_ns % 1000000000LL)};
+    int n = ppoll(s->pfds, (nfds_t)s->len, timeout_ns >= 0 ? &ts : NULL, NULL);
+#else
+    int n = poll(s->pfds, (nfds_t)s->len, coro__timeout_ms(timeout_ns));
+#endif
     if (n < 0)
         return errno == EINTR ? 0 : -1;
     int reported = 0;
