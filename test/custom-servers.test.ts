@@ -147,6 +147,21 @@ t.test('a custom server dying mid-run fails that run; the others are still repor
   t.same(processesWithMarker(r.marker), []);
 });
 
+t.test('run PROFILE takes --server-cmd and --target too: added to every echo workload', { skip: noEcho || !python }, async (t) => {
+  const target = await startServer(t, []);
+  const r = await runCli([
+    'run', 'readme', '--server-cmd', pyCmd('py'), '--target', `up=127.0.0.1:${target.port}`, '--conns', '4', '--txns', '10', '--runs', '1', '--warmup', '0', '--json',
+  ]);
+  t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-400)})`);
+  const doc = docOf(t, r);
+  t.same(doc.results.map((x) => x.name.replace(/^coro\/\w+/, 'coro')), ['coro', 'py', 'up']);
+  t.ok(doc.results.every((x) => x.transactions.median === 40), 'every server did all 40 transactions');
+  const bad = await runCli(['run', 'readme', '--server-cmd', 'nope=./no-such-program {port}']);
+  t.equal(bad.code, 2, 'a --server-cmd whose program does not exist: exit 2');
+  t.match(bad.stderr, /^error: /);
+  t.same(processesWithMarker(r.marker), []);
+});
+
 t.test('compare takes --server-cmd and --clients too', { skip: noEcho || !python }, async (t) => {
   const r = await runCli(['compare', '--server', 'epoll', '--server-cmd', pyCmd('py'), '--clients', '2', '--conns', '10', '--txns', '20', '--no-switch', '--runs', '1', '--warmup', '0', '--json']);
   t.equal(r.code, 0, `exit 0 (${r.stderr.slice(-400)})`);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { paths } from '../cli/paths.js';
 import { treePids } from '../cli/workload/proc-tree.js';
-import { echoClient, serverBackends, startServer } from './fault-helpers.js';
+import { echoClient, serverBackends, startServer, waitFor } from './fault-helpers.js';
 import { cliMissing, echoMissing, processesWithMarker, runCli } from './helpers.js';
 
 const noEcho = echoMissing() ?? cliMissing();
@@ -20,7 +20,11 @@ const programs: [string, string, string[]][] = [
 for (const [name, program, args] of programs) {
   t.test(`${name} -w 2: README workload, !bench json sums both workers, !shutdown stops all`, { skip: noEcho }, async (t) => {
     const srv = await startServer(t, [...args, '-w', '2'], { program });
-    const kids = treePids(srv.pid).filter((p) => p !== srv.pid);
+    // Worker 0 prints the ready line; the parent may still be forking
+    // worker 1 then (seen once on a loaded machine), so wait for both.
+    const workerPids = (): number[] => treePids(srv.pid).filter((p) => p !== srv.pid);
+    await waitFor(() => workerPids().length >= 2, 5_000);
+    const kids = workerPids();
     t.equal(kids.length, 2, 'two worker processes under the parent');
     const r = await echoClient(srv.port, 100, 100, 100, [], 60_000, true);
     t.equal(r.code, 0, `echo_client exits 0 ${r.stderr}`);

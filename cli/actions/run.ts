@@ -1,6 +1,7 @@
 // `coro-bench run`: lists profiles or runs one and reports.
 import type { IO } from '../commands/io.js';
 import type { RunOptions } from '../commands/run.js';
+import { checkTargets, customConfigs, readyPattern } from '../engine/configs.js';
 import { requirePortFree } from '../engine/preflight.js';
 import { runProfile } from '../engine/profile.js';
 import { createProgress } from '../measure/progress.js';
@@ -35,13 +36,22 @@ export async function runAction(o: RunOptions, io: IO): Promise<number> {
   const started = new Date();
   const builds = o.builds.map((dir) => ({ build: buildLabel(dir), dir, tls_library: tlsLibraryOf(dir) }));
   for (const b of builds) io.err(`${b.build}: ${b.tls_library} (${b.dir})\n`);
-  const parameters = { profile: profile.name, overrides: o.overrides, port: o.port, ...(builds.length ? { builds } : {}) };
+  const custom = customConfigs(o.serverCmds, o.targets, readyPattern(o.ready));
+  await checkTargets(custom);
+  const parameters = {
+    profile: profile.name,
+    overrides: o.overrides,
+    port: o.port,
+    ...(builds.length ? { builds } : {}),
+    ...(custom.length ? { server_cmds: o.serverCmds, targets: o.targets } : {}),
+  };
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const progress = createProgress(true);
   progress.note(`profile ${profile.name}: ${profile.description}; ${describePinning(pinning)}`);
   const out = await runProfile(profile, o.overrides, {
     builds: o.builds,
+    custom,
     port: o.port,
     pinning,
     progress,

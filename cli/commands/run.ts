@@ -1,6 +1,7 @@
 // `coro-bench run PROFILE` / `run --list`: options into RunOptions.
 import { Command } from 'commander';
 import { runAction } from '../actions/run.js';
+import { customConfigs, readyPattern } from '../engine/configs.js';
 import { UsageError } from '../errors.js';
 import { buildDirs, exportFile, int, LIMITS, optionalInt, pin, repeatable } from './parse.js';
 import { stdio } from './io.js';
@@ -18,6 +19,10 @@ export interface RunOptions {
   };
   /** --build folders (absolute) whose coro server runs the echo and idle workloads; [] = the default build. */
   builds: string[];
+  /** --server-cmd / --target / --ready: custom servers added to every echo workload. */
+  serverCmds: string[];
+  targets: string[];
+  ready?: string;
   port: number;
   json: boolean;
   export?: string;
@@ -34,6 +39,9 @@ export interface RawRunOptions {
   warmup?: string;
   idle?: string;
   build?: string[];
+  serverCmd?: string[];
+  target?: string[];
+  ready?: string;
   port: string;
   json?: boolean;
   export?: string;
@@ -44,6 +52,8 @@ export function parseRunOptions(profile: string | undefined, raw: RawRunOptions)
   const list = raw.list === true;
   if (!list && !profile) throw new UsageError('run needs a PROFILE name (see `coro-bench run --list`)');
   if (list && profile) throw new UsageError('give either --list or a PROFILE, not both');
+  // Parsed here for their one-line errors; the action builds the configurations again.
+  customConfigs(raw.serverCmd ?? [], raw.target ?? [], readyPattern(raw.ready));
   return {
     profile,
     list,
@@ -56,6 +66,9 @@ export function parseRunOptions(profile: string | undefined, raw: RawRunOptions)
       idleSeconds: optionalInt('--idle', raw.idle, 1, 3600),
     },
     builds: buildDirs(raw.build),
+    serverCmds: raw.serverCmd ?? [],
+    targets: raw.target ?? [],
+    ready: raw.ready,
     port: int('--port', raw.port, LIMITS.port.min, LIMITS.port.max),
     json: raw.json === true,
     export: exportFile(raw.export),
@@ -76,6 +89,9 @@ export function runCommand(): Command {
     .option('--warmup <n>', 'override warmup runs')
     .option('--idle <seconds>', 'override how long idle connections stay idle')
     .option('--build <dir>', 'coro server of this native build folder for the echo and idle workloads (repeatable: one configuration each, coro/<backend>@<folder>)', repeatable)
+    .option('--server-cmd <name=command>', 'also run your own line-echo server in every echo workload: a shell command with {port} (repeatable)', repeatable, [])
+    .option('--target <[name=]host:port>', 'also load an echo server that is already running in every echo workload (repeatable)', repeatable, [])
+    .option('--ready <regex>', 'a --server-cmd server is ready when it prints a line matching this (default: when it accepts a connection)')
     .option('--port <n>', 'server port (0 = ephemeral)', '0')
     .option('--json', 'print only the JSON results document on stdout')
     .option('--export <file>', 'also save the results as .json, .md, .csv or .html')
@@ -90,7 +106,8 @@ Examples:
   coro-bench run c1k --runs 5 --export results/c1k.html
   coro-bench run idle10k --json > idle.json
   coro-bench run tls-libs --build native/build --build native/build-s2n   # OpenSSL against s2n-tls
-  coro-bench run readme --conns 4 --txns 10 --runs 1 --warmup 0   # a quick smoke run`,
+  coro-bench run readme --conns 4 --txns 10 --runs 1 --warmup 0   # a quick smoke run
+  coro-bench run c1k --server-cmd mine='./my_echo -p {port}'        # your server beside ours`,
     )
     .action(async (profile: string | undefined, raw: RawRunOptions) => {
       process.exitCode = await runAction(parseRunOptions(profile, raw), stdio());

@@ -9,7 +9,7 @@ import { paths } from '../paths.js';
 import type { ProfileWorkload, Profile } from '../profiles/profile.js';
 import type { Pinning } from '../workload/launch.js';
 import { configName, requireProgram, type ServerConfig } from '../workload/servers.js';
-import { resolveBackends, resolveConfigs } from './configs.js';
+import { requireUniqueNames, resolveBackends, resolveConfigs } from './configs.js';
 import { runEchoSuite } from './echo.js';
 import { runIdleSuite } from './idle.js';
 import { fileLimitFor, requireEchoPrograms } from './preflight.js';
@@ -70,6 +70,8 @@ function available(configs: ServerConfig[], label: string): { run: ServerConfig[
 export interface ProfileRunContext {
   /** --build folders (absolute) whose coro server runs the echo and idle workloads; [] or undefined: the default build. */
   builds?: string[];
+  /** --server-cmd / --target servers, added to every echo workload. */
+  custom?: ServerConfig[];
   port: number;
   pinning: Pinning;
   progress: Progress;
@@ -82,7 +84,10 @@ async function runWorkload(w: ProfileWorkload, ctx: ProfileRunContext, done: Sui
   try {
     switch (w.kind) {
       case 'echo': {
-        const { run: configs, skip } = available(resolveConfigs(w.servers, w.backends, w.tls, ctx.builds), label);
+        const { run: builtIn, skip } = available(resolveConfigs(w.servers, w.backends, w.tls, ctx.builds), label);
+        // Custom servers speak clear text: a TLS workload leaves them out.
+        const configs = [...builtIn, ...(w.tls ? [] : (ctx.custom ?? []))];
+        requireUniqueNames(configs);
         if (configs.length === 0) return mergeOutputs(skip);
         ctx.progress.note(`${label}: echo ${w.conns}x${w.txns}x${w.size} on ${configs.map(configName).join(', ')}`);
         const out = await runEchoSuite(
