@@ -23,12 +23,12 @@ const pyCmd = (name: string, prefix = ''): string => `${name}=${prefix}python3 $
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
-function docOf(t: Test, r: CliRun): { results: Loose[]; warnings: string[]; failures: Loose[] } {
+function docOf(t: Test, r: CliRun): { results: Loose[]; warnings: string[]; failures: Loose[]; environment: { pinning: string } } {
   try {
     return JSON.parse(r.stdout);
   } catch {
     t.fail(`no JSON document (exit ${r.code}): ${r.stderr.slice(-800)}`);
-    return { results: [], warnings: [], failures: [] };
+    return { results: [], warnings: [], failures: [], environment: { pinning: '' } };
   }
 }
 
@@ -98,6 +98,7 @@ t.test('--target: a running coro server (figures from !bench json, left running)
   t.equal(bare.server_cpu_us_per_txn.n, 0, 'no server CPU figure');
   t.equal(bare.server_cpu_us_per_txn.median, null, 'shown as missing (null in JSON), not 0');
   t.match(bare.server_figures, /^missing: the server does not know !bench/);
+  t.match(doc.environment.pinning, /^server: a --target \(not pinned by coro-bench\), client on CPU \d/, 'no "server on CPU 0" for servers running elsewhere');
   t.ok(doc.warnings.some((w) => /server figures missing/.test(w)), 'a warning gives the reason');
   const text = await runCli(['echo', '--target', `127.0.0.1:${pyProc.port}`, '--conns', '4', '--txns', '10', '--runs', '1', '--warmup', '0']);
   t.match(text.stdout, /│ 127\.0\.0\.1:\d+ +│ - +│ - +│ - +│/, 'the CPU table shows "-" for the server');
@@ -156,6 +157,7 @@ t.test('run PROFILE takes --server-cmd and --target too: added to every echo wor
   const doc = docOf(t, r);
   t.same(doc.results.map((x) => x.name.replace(/^coro\/\w+/, 'coro')), ['coro', 'py', 'up']);
   t.ok(doc.results.every((x) => x.transactions.median === 40), 'every server did all 40 transactions');
+  t.match(doc.environment.pinning, /^server on CPU \d.*; --target servers are not pinned by coro-bench$/, 'the profile\'s own server is pinned, the target is not');
   const bad = await runCli(['run', 'readme', '--server-cmd', 'nope=./no-such-program {port}']);
   t.equal(bad.code, 2, 'a --server-cmd whose program does not exist: exit 2');
   t.match(bad.stderr, /^error: /);

@@ -6,7 +6,7 @@ import { DEFAULT_REFERENCE } from '../commands/compare.js';
 import type { IO } from '../commands/io.js';
 import { comparisonRows, type ComparisonRow } from '../compare/ratios.js';
 import { comparisonTable } from '../compare/table.js';
-import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, pinningWithTargets, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requirePortFree } from '../engine/preflight.js';
 import { mergeOutputs, type SuiteOutput } from '../engine/suite.js';
@@ -117,7 +117,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   const parameters = { profile: o.profile, echo: echoPlans, switch: switchPlans, servers: o.echo.servers, backends: o.echo.backends, tls: o.echo.tls, builds, reference, port: o.echo.port };
   const done: SuiteOutput[] = [...pre];
   const docOf = (outs: SuiteOutput[], partial = false): ResultsDoc =>
-    makeDoc({ command: 'compare', profile: o.profile, parameters, pinning: describePinning(pinning), started, ...mergeOutputs(outs), partial });
+    makeDoc({ command: 'compare', profile: o.profile, parameters, pinning: pinningWithTargets(describePinning(pinning), configs), started, ...mergeOutputs(outs), partial });
   let latest: SuiteOutput[] = done;
   setInterruptHook(() => {
     if (!o.export) return;
@@ -128,7 +128,7 @@ export async function compareAction(o: CompareOptions, io: IO): Promise<number> 
   for (const p of echoPlans) {
     if (configs.length === 0) break;
     const w = p.workload;
-    progress.note(`compare ${w.conns}x${w.txns}x${w.size}: ${names.join(', ')} interleaved; ${p.warmup} warmup + ${p.runs} run(s) each; ${describePinning(pinning)}`);
+    progress.note(`compare ${w.conns}x${w.txns}x${w.size}: ${names.join(', ')} interleaved; ${p.warmup} warmup + ${p.runs} run(s) each; ${pinningWithTargets(describePinning(pinning), configs)}`);
     done.push(
       await runEchoSuite(
         { configs, workload: w, runs: p.runs, warmup: p.warmup, port: o.echo.port, pinning, timeoutMs: p.timeoutS * 1000, fileLimit: fileLimitFor(w.conns), clients: o.echo.clients },

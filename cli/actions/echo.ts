@@ -1,7 +1,7 @@
 // `coro-bench echo`: runs the echo suite (or one raw coro++ run) and reports.
 import type { EchoOptions } from '../commands/echo.js';
 import type { IO } from '../commands/io.js';
-import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, pinningWithTargets, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runEchoSuite } from '../engine/echo.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { UsageError } from '../errors.js';
@@ -65,7 +65,7 @@ export async function echoAction(o: EchoOptions, io: IO): Promise<number> {
     ...(o.rate !== undefined ? { rate: o.rate } : {}),
     ...(o.workers > 1 ? { workers: o.workers } : {}),
   };
-  const pinningText = remote ? remotePinning(pinning, remote.hosts, o.clients) : describePinning(pinning, o.clients);
+  const pinningText = pinningWithTargets(remote ? remotePinning(pinning, remote.hosts, o.clients) : describePinning(pinning, o.clients), configs);
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>

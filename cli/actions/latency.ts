@@ -1,7 +1,7 @@
 // `coro-bench latency`: runs the latency curves and reports them.
 import type { IO } from '../commands/io.js';
 import type { LatencyOptions } from '../commands/latency.js';
-import { checkTargets, customConfigs, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
+import { checkTargets, customConfigs, pinningWithTargets, readyPattern, requireUniqueNames, resolveConfigs } from '../engine/configs.js';
 import { runLatencyCurves } from '../engine/latency.js';
 import { fileLimitFor, requireEchoPrograms, requirePortFree } from '../engine/preflight.js';
 import { createProgress } from '../measure/progress.js';
@@ -37,11 +37,11 @@ export async function latencyAction(o: LatencyOptions, io: IO): Promise<number> 
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(e, io, () => latest);
   const docOf = (out: { results: ResultsDoc['results']; failures: ResultsDoc['failures']; warnings: string[] }, partial = false): ResultsDoc =>
-    makeDoc({ command: 'latency', parameters, pinning: describePinning(pinning, e.clients), started, ...out, partial });
+    makeDoc({ command: 'latency', parameters, pinning: pinningWithTargets(describePinning(pinning, e.clients), configs), started, ...out, partial });
 
   const progress = createProgress(true);
   const levels = o.fractions ? `${o.fractions.map((f) => `${+(f * 100).toFixed(3)}`).join(',')} % of the closed-loop maximum` : `${o.rates?.join(',')} txn/s`;
-  progress.note(`latency ${e.conns} conns x ${e.size} B, ${o.durationS} s per point at ${levels}: ${configs.map(configName).join(', ')}; ${describePinning(pinning, e.clients)}`);
+  progress.note(`latency ${e.conns} conns x ${e.size} B, ${o.durationS} s per point at ${levels}: ${configs.map(configName).join(', ')}; ${pinningWithTargets(describePinning(pinning, e.clients), configs)}`);
   const shared = clientCpuWarning(pinning, e.clients);
   if (shared) progress.note(`warning: ${shared}`);
   const out = await runLatencyCurves(

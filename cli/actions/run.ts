@@ -1,7 +1,7 @@
 // `coro-bench run`: lists profiles or runs one and reports.
 import type { IO } from '../commands/io.js';
 import type { RunOptions } from '../commands/run.js';
-import { checkTargets, customConfigs, readyPattern } from '../engine/configs.js';
+import { checkTargets, customConfigs, pinningWithTargets, readyPattern } from '../engine/configs.js';
 import { requirePortFree } from '../engine/preflight.js';
 import { runProfile } from '../engine/profile.js';
 import { createProgress } from '../measure/progress.js';
@@ -48,7 +48,8 @@ export async function runAction(o: RunOptions, io: IO): Promise<number> {
   let latest: ResultsDoc | undefined;
   savePartialOnInterrupt(o, io, () => latest);
   const progress = createProgress(true);
-  progress.note(`profile ${profile.name}: ${profile.description}; ${describePinning(pinning)}`);
+  const pinningText = pinningWithTargets(describePinning(pinning), custom, true);
+  progress.note(`profile ${profile.name}: ${profile.description}; ${pinningText}`);
   const out = await runProfile(profile, o.overrides, {
     builds: o.builds,
     custom,
@@ -56,10 +57,10 @@ export async function runAction(o: RunOptions, io: IO): Promise<number> {
     pinning,
     progress,
     partial: (p) => {
-      latest = makeDoc({ command: 'run', profile: profile.name, parameters, pinning: describePinning(pinning), started, ...p, partial: true });
+      latest = makeDoc({ command: 'run', profile: profile.name, parameters, pinning: pinningText, started, ...p, partial: true });
     },
   });
-  const doc = makeDoc({ command: 'run', profile: profile.name, parameters, pinning: describePinning(pinning), started, ...out });
+  const doc = makeDoc({ command: 'run', profile: profile.name, parameters, pinning: pinningText, started, ...out });
   latest = doc;
   return emitDoc(doc, o, io);
 }

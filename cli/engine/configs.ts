@@ -78,3 +78,15 @@ export function requireUniqueNames(configs: ServerConfig[]): void {
 export async function checkTargets(configs: ServerConfig[]): Promise<void> {
   for (const c of configs) if (c.server === 'target' && c.custom) await checkTarget(c.custom);
 }
+
+/**
+ * The pinning text of a run, corrected for --target servers: they run
+ * elsewhere, so "server on CPU 0" is not true of them. `others`: servers
+ * not in `configs` run too (a profile's own).
+ */
+export function pinningWithTargets(text: string, configs: ServerConfig[], others = false): string {
+  const targets = configs.filter((c) => c.server === 'target').length;
+  if (targets === 0) return text;
+  if (targets === configs.length && !others) return text.replace(/^server on CPUs? \d+(?:[-,]\d+)*/, 'server: a --target (not pinned by coro-bench)');
+  return `${text}; --target servers are not pinned by coro-bench`;
+}
