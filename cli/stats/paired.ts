@@ -8,10 +8,10 @@
 // ratios, and its interval a percentile bootstrap over pairs (a resample
 // draws whole pairs). docs/gate.md shows on a recorded run how much narrower
 // that interval is.
-import type { Interval } from '../gate/bootstrap.js';
+import { bootstrapMedian, type Interval } from '../gate/bootstrap.js';
 import { seededRandom, seedFor } from '../gate/rng.js';
 import type { EchoResult, Failure } from '../results/types.js';
-import { median, percentile } from './summary.js';
+import { median } from './summary.js';
 
 export interface PairedRatio {
   /** Median of num[k] / den[k] over the pairs. */
@@ -34,17 +34,7 @@ export function pairedRatio(num: readonly number[], den: readonly number[], o: P
   const ratios = num.map((x, k) => x / den[k]);
   const out: PairedRatio = { ratio: median(ratios), pairs: ratios.length };
   if (ratios.length < 2) return out;
-  const random = seededRandom(seedFor(o.seedLabel));
-  const resamples = o.resamples ?? 4000;
-  const level = o.level ?? 0.95;
-  const scratch = new Array<number>(ratios.length);
-  const medians = new Array<number>(resamples);
-  for (let i = 0; i < resamples; i++) {
-    for (let k = 0; k < ratios.length; k++) scratch[k] = ratios[Math.floor(random() * ratios.length)];
-    medians[i] = median(scratch);
-  }
-  const tail = ((1 - level) / 2) * 100;
-  out.interval = { low: percentile(medians, tail), high: percentile(medians, 100 - tail), level };
+  out.interval = bootstrapMedian(ratios, { resamples: o.resamples, level: o.level, random: seededRandom(seedFor(o.seedLabel)) });
   return out;
 }
 
