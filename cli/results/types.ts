@@ -147,7 +147,7 @@ export interface EchoResult {
   latency_us: LatencyStats;
   server_rusage: RusageStats;
   client_rusage: RusageStats;
-  /** From pidusage samples of the server every ~50 ms. */
+  /** Peaks of the server's process tree, sampled from /proc every ~50 ms. */
   server_peak_rss_kib: Stat;
   server_peak_cpu_percent: Stat;
   /** With --rate: the open loop's figures over the runs. */

@@ -21,9 +21,6 @@ coro_tls_session_t *coro__tls_start(coro_tls_ctx_t *ctx, int fd, int is_server);
 int64_t coro__tls_read(coro_tls_session_t *t, void *buf, int64_t n);
 /* Writes all n bytes; n or -1. */
 int64_t coro__tls_write_all(coro_tls_session_t *t, const void *buf, int64_t n);
-/* Bytes decrypted and buffered inside the TLS library (readable without
- * waiting on the fd). */
-int64_t coro__tls_pending(coro_tls_session_t *t);
 /* Sends close_notify (best effort, never blocks long). */
 int coro__tls_shutdown(coro_tls_session_t *t);
 void coro__tls_free(coro_tls_session_t *t);

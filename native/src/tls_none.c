@@ -58,12 +58,6 @@ int64_t coro__tls_write_all(coro_tls_session_t *t, const void *buf, int64_t n)
     return -1;
 }
 
-int64_t coro__tls_pending(coro_tls_session_t *t)
-{
-    (void)t;
-    return 0;
-}
-
 int coro__tls_shutdown(coro_tls_session_t *t)
 {
     (void)t;

@@ -436,11 +436,6 @@ int64_t coro__tls_write_all(coro_tls_session_t *t, const void *buf, int64_t n)
     return n;
 }
 
-int64_t coro__tls_pending(coro_tls_session_t *t)
-{
-    return SSL_pending(t->ssl);
-}
-
 int coro__tls_shutdown(coro_tls_session_t *t)
 {
     if (!t->handshake_done || t->broken)
